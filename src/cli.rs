@@ -1,0 +1,141 @@
+//! Command-line definitions (clap). Nothing here runs anything: `config.rs`
+//! turns these into what the commands run with.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const ABOUT: &str = "Keep a Yocto/OpenEmbedded shared-state (sstate) cache lean.
+
+A drop-in replacement for OE-Core's sstate-cache-management.py that keeps an \
+SQLite index of the cache, so that a second cleanup is near-instant and the \
+cache can be queried.
+
+Without a subcommand it cleans: pick one or more policies (-d, --stamps-dir, \
+--remove-orphans); it prints 'N out of M files will be removed!', asks \
+'Do you want to continue (y/n)?' unless -y or -n, and removes only on y. \
+Every file is checked again just before it is removed: one that a build \
+used or rewrote since the scan is kept.";
+
+const AFTER: &str = "Examples:
+  sstate-cache-management --cache-dir sstate-cache -d -n
+  sstate-cache-management --cache-dir sstate-cache --stamps-dir build/tmp/stamps -y
+  sstate-cache-management --cache-dir sstate-cache --remove-orphans -d -D -n
+  sstate-cache-management scan --cache-dir sstate-cache";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sstate-cache-management",
+    version,
+    about = "Keep a Yocto/OpenEmbedded shared-state (sstate) cache lean.",
+    long_about = ABOUT,
+    after_help = AFTER,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub clean: CleanArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring the index up to date with the cache and print what changed.
+    Scan(ScanArgs),
+}
+
+/// Where the cache and its index are, and how to walk it.
+#[derive(Debug, Args, Clone)]
+pub struct CacheArgs {
+    /// The sstate cache directory [default: $SSTATE_CACHE_DIR, else $SSTATE_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// The index database [default: $XDG_CACHE_HOME/sstate-cache-management/NAME-HASH.sqlite,
+    /// one per cache].
+    #[arg(long, value_name = "PATH")]
+    pub index: Option<PathBuf>,
+
+    /// Threads for scanning and removing (more helps on NFS).
+    #[arg(short = 'j', long, value_name = "JOBS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: u32,
+
+    /// List and stat every directory, not only those whose mtime changed.
+    /// Picks up mtime updates made by builds that reused objects (they do
+    /// not change the directory); slower.
+    #[arg(long)]
+    pub full_rescan: bool,
+
+    /// Explain what is being done (on stderr).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// Remove the duplicated sstate objects of one recipe and task: only the
+    /// newest is kept. Objects of different architectures, EXTRAPATH dirs
+    /// or SSTATE_VERSIONs are not duplicates; populate_lic is never touched.
+    #[arg(short = 'd', long, conflicts_with = "stamps_dir")]
+    pub remove_duplicated: bool,
+
+    /// Remove every object that has no archive (orphan siginfo, .sig and
+    /// .done files).
+    #[arg(long)]
+    pub remove_orphans: bool,
+
+    /// A build's stamps directory (tmp/stamps): the objects it USES are
+    /// KEPT, every other object in the cache is removed. Repeat for several
+    /// builds.
+    #[arg(long, value_name = "DIR", action = clap::ArgAction::Append)]
+    pub stamps_dir: Vec<PathBuf>,
+
+    /// Do not remove anything: plan and report only.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Show debug info; -D lists every path to be removed.
+    #[arg(short = 'D', long, action = clap::ArgAction::Count)]
+    pub debug: u8,
+
+    /// Accepted for compatibility with the shell script; has no effect.
+    #[arg(long, value_name = "ARCHS", hide_short_help = true)]
+    pub extra_archs: Option<String>,
+
+    /// Accepted for compatibility with the shell script; has no effect.
+    #[arg(long, value_name = "LAYERS", hide_short_help = true)]
+    pub extra_layer: Option<String>,
+
+    /// Also remove the target of a symlink entry whose name is the same
+    /// sstate name (not implemented yet: symlink targets are kept).
+    #[arg(short = 'L', long)]
+    pub follow_symlink: bool,
+
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}

@@ -1,0 +1,199 @@
+//! The cleanup (the drop-in command): scan, plan, confirm, remove, record.
+
+use super::{open_and_scan, warn};
+use crate::cli::Format;
+use crate::config::CacheConfig;
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use sstate_cache_management::index::record_removal;
+use sstate_cache_management::policy::{self, Policy, stamps};
+use sstate_cache_management::remove::{self, Outcome, RemovalTotals};
+use sstate_cache_management::units::human_bytes;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+/// A resolved cleanup request.
+pub struct CleanConfig {
+    pub cache: CacheConfig,
+    pub duplicates: bool,
+    pub orphans: bool,
+    pub stamps_dirs: Vec<PathBuf>,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub debug: u8,
+    pub format: Format,
+}
+
+/// Run a cleanup; returns the process exit code.
+pub fn run(cfg: &CleanConfig) -> Result<i32> {
+    let verbose = cfg.cache.verbose;
+    if cfg.format == Format::Json && !cfg.dry_run && !cfg.yes {
+        bail!(
+            "--format json cannot answer the prompt: add -n (dry run) or -y (remove without asking)"
+        );
+    }
+    // Stamps first: a wrong --stamps-dir fails before a long scan.
+    let mut policies = Vec::new();
+    if cfg.duplicates {
+        policies.push(Policy::Duplicates);
+    }
+    if !cfg.stamps_dirs.is_empty() {
+        let found = stamps::collect(&cfg.stamps_dirs)?;
+        found.warnings.iter().for_each(|w| warn(w));
+        if verbose {
+            for (dir, n) in &found.per_dir {
+                eprintln!("Stamps: {n} in {}", dir.display());
+            }
+            eprintln!("Stamps: {} distinct hashes in use", found.hashes.len());
+        }
+        policies.push(Policy::Stamps(found.hashes));
+    }
+    if cfg.orphans {
+        policies.push(Policy::Orphans);
+    }
+
+    let (mut index, scan) = open_and_scan(&cfg.cache)?;
+    let plan = policy::plan(&index, &policies)?;
+    if verbose {
+        for p in &plan.policies {
+            eprintln!(
+                "Policy {}: {} objects, {} files, {}",
+                p.policy,
+                p.objects,
+                p.files,
+                human_bytes(p.disk_bytes)
+            );
+        }
+    }
+
+    let text = cfg.format == Format::Text;
+    if text {
+        let mut out = std::io::stdout().lock();
+        if cfg.debug >= 1 {
+            for e in &plan.entries {
+                writeln!(out, "{}", cfg.cache.cache_dir.join(&e.rel_path).display())
+                    .context("writing to stdout")?;
+            }
+        }
+        writeln!(
+            out,
+            "{} out of {} files will be removed!",
+            plan.entries.len(),
+            plan.total_entries
+        )
+        .context("writing to stdout")?;
+        out.flush().context("writing to stdout")?;
+    }
+
+    let confirmed = if cfg.dry_run {
+        false
+    } else if cfg.yes {
+        true
+    } else {
+        println!("Do you want to continue (y/n)?");
+        std::io::stdout().flush().context("writing to stdout")?;
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .context("reading the answer from stdin")?;
+        matches!(answer.trim_end_matches(['\n', '\r']), "y" | "Y")
+    };
+
+    let (outcomes, totals) = if confirmed && !plan.entries.is_empty() {
+        if verbose {
+            eprintln!(
+                "Removing {} files with {} threads",
+                plan.entries.len(),
+                cfg.cache.jobs
+            );
+        }
+        let outcomes = remove::remove(&cfg.cache.cache_root, &plan.entries, cfg.cache.jobs)?;
+        let totals = remove::totals(&plan.entries, &outcomes);
+        (outcomes, totals)
+    } else {
+        (Vec::new(), RemovalTotals::default())
+    };
+    record_removal(
+        &mut index,
+        &plan,
+        &outcomes,
+        &totals,
+        cfg.dry_run,
+        confirmed,
+    )
+    .with_context(|| format!("recording the cleanup in index {}", index.path.display()))?;
+
+    let failures: Vec<(&str, &str)> = plan
+        .entries
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(e, o)| match o {
+            Outcome::Failed(why) => Some((e.rel_path.as_str(), why.as_str())),
+            _ => None,
+        })
+        .collect();
+    for (path, why) in &failures {
+        eprintln!(
+            "error: could not remove {}: {why}",
+            cfg.cache.cache_dir.join(path).display()
+        );
+    }
+
+    if text {
+        if verbose || cfg.debug >= 1 {
+            for (e, o) in plan.entries.iter().zip(&outcomes) {
+                let why = match o {
+                    Outcome::SkippedChanged => "changed since it was indexed (in use by a build?)",
+                    Outcome::SkippedGone => "already gone",
+                    _ => continue,
+                };
+                eprintln!(
+                    "Skipped {}: {why}",
+                    cfg.cache.cache_dir.join(&e.rel_path).display()
+                );
+            }
+        }
+        if confirmed {
+            println!(
+                "Removed {} files ({} freed), skipped {} (changed since indexed: {}, already gone: {}), failed {}.",
+                totals.removed_files,
+                human_bytes(totals.removed_bytes),
+                totals.skipped(),
+                totals.skipped_changed,
+                totals.skipped_gone,
+                totals.failed
+            );
+        }
+    } else {
+        let doc = json!({
+            "cache_dir": cfg.cache.cache_dir,
+            "index": cfg.cache.index_path,
+            "dry_run": cfg.dry_run,
+            "scan": scan,
+            "plan": {
+                "policies": plan.policies,
+                "objects": plan.objects,
+                "files": plan.entries.len(),
+                "disk_bytes": plan.disk_bytes(),
+                "total_files": plan.total_entries,
+            },
+            "result": if confirmed { json!({
+                "removed_files": totals.removed_files,
+                "removed_bytes": totals.removed_bytes,
+                "skipped_changed": totals.skipped_changed,
+                "skipped_gone": totals.skipped_gone,
+                "failed": totals.failed,
+                "skipped": plan.entries.iter().zip(&outcomes)
+                    .filter(|(_, o)| !matches!(o, Outcome::Removed))
+                    .map(|(e, o)| json!({"path": e.rel_path, "outcome": o.as_text()}))
+                    .collect::<Vec<_>>(),
+            }) } else { serde_json::Value::Null },
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).context("encoding JSON")?
+        );
+    }
+    Ok(if failures.is_empty() { 0 } else { 1 })
+}

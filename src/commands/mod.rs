@@ -1,0 +1,71 @@
+//! The commands: each takes resolved configuration, calls the core and
+//! prints. All printing happens here.
+
+pub mod clean;
+pub mod scan;
+
+use crate::config::CacheConfig;
+use anyhow::Result;
+use sstate_cache_management::index::{self, Index};
+use sstate_cache_management::scan::{ScanOptions, ScanReport};
+
+/// Print a warning the way every command does.
+pub fn warn(msg: &str) {
+    eprintln!("warning: {msg}");
+}
+
+/// Open the index and bring it up to date. An index found corrupt in the
+/// middle of the scan is moved aside and rebuilt once.
+pub fn open_and_scan(cfg: &CacheConfig) -> Result<(Index, ScanReport)> {
+    let opts = ScanOptions {
+        jobs: cfg.jobs,
+        full: cfg.full_rescan,
+    };
+    let (mut idx, notes) = Index::open(&cfg.index_path, &cfg.cache_root)?;
+    notes.warnings.iter().for_each(|w| warn(w));
+    if cfg.verbose {
+        eprintln!(
+            "Scanning {} (index {}{})",
+            cfg.cache_dir.display(),
+            cfg.index_path.display(),
+            if notes.created { ", new" } else { "" }
+        );
+    }
+    let report = match sstate_cache_management::scan::scan(&mut idx, opts) {
+        Ok(r) => r,
+        Err(e) if index::is_corruption(&e) => {
+            drop(idx);
+            let aside = format!("{}.corrupt", cfg.index_path.display());
+            std::fs::rename(&cfg.index_path, &aside).map_err(|re| {
+                anyhow::anyhow!(
+                    "index {} is corrupt ({e:#}); moving it aside failed: {re}",
+                    cfg.index_path.display()
+                )
+            })?;
+            warn(&format!(
+                "index {} is corrupt ({e:#}); moved it to {aside}, rebuilding",
+                cfg.index_path.display()
+            ));
+            let (fresh, _) = Index::open(&cfg.index_path, &cfg.cache_root)?;
+            idx = fresh;
+            sstate_cache_management::scan::scan(&mut idx, opts)?
+        }
+        Err(e) => return Err(e),
+    };
+    report.warnings.iter().for_each(|w| warn(w));
+    if cfg.verbose {
+        eprintln!(
+            "Scanned ({}, {} ms): {} entries in {} objects; listed {} dirs, {} unchanged; {} added, {} removed, {} changed",
+            report.mode,
+            report.duration_ms,
+            report.entries,
+            report.objects,
+            report.dirs_listed,
+            report.dirs_stat,
+            report.added,
+            report.removed,
+            report.changed
+        );
+    }
+    Ok((idx, report))
+}

@@ -1,0 +1,47 @@
+//! `scan`: update the index only and say what changed.
+
+use super::open_and_scan;
+use crate::cli::Format;
+use crate::config::CacheConfig;
+use anyhow::{Context, Result};
+use sstate_cache_management::units::human_bytes;
+
+pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
+    let (_index, r) = open_and_scan(cfg)?;
+    match format {
+        Format::Text => {
+            println!(
+                "Scanned {} ({}, {:.2} s): {} entries in {} objects, {} on disk",
+                cfg.cache_dir.display(),
+                r.mode,
+                r.duration_ms as f64 / 1000.0,
+                r.entries,
+                r.objects,
+                human_bytes(r.disk_bytes)
+            );
+            println!(
+                "Since the last scan: {} added ({}), {} removed ({}), {} changed; {} dirs listed, {} unchanged",
+                r.added,
+                human_bytes(r.bytes_added),
+                r.removed,
+                human_bytes(r.bytes_removed),
+                r.changed,
+                r.dirs_listed,
+                r.dirs_stat
+            );
+        }
+        Format::Json => {
+            let doc = serde_json::json!({
+                "cache_dir": cfg.cache_dir,
+                "index": cfg.index_path,
+                "scan": r,
+                "warnings": r.warnings,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).context("encoding JSON")?
+            );
+        }
+    }
+    Ok(0)
+}

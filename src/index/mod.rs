@@ -1,0 +1,434 @@
+//! The index: an SQLite database that mirrors one sstate cache.
+//!
+//! What it tracks: every directory under the cache root with the mtime it had
+//! when it was last listed, and every parsed entry with its `lstat` (size,
+//! blocks, mtime, inode, symlink). Entries are grouped into objects (same
+//! stem in one directory) and objects into groups (SSTATE.md section 2).
+//!
+//! How it is kept honest:
+//! - The database records the canonical path of the cache it mirrors; opening
+//!   it for another cache is an error, never a silent rebuild.
+//! - `PRAGMA application_id` marks the file as ours. A file that is some other
+//!   SQLite database is refused and left untouched; a file that is not a
+//!   database at all (or is corrupt) is moved aside to `PATH.corrupt` and a
+//!   new index is built, with a warning.
+//! - Schema changes are numbered SQL files in `migrations/`, applied in order
+//!   and counted in `PRAGMA user_version`; an index written by a newer version
+//!   of this tool is refused.
+//! - A scan or a removal is one transaction: an interrupted run leaves the
+//!   previous state, and the next scan reconciles it with the disk.
+//!
+//! Locking: SQLite's own file locks (rollback journal, not WAL, so that an
+//! index on a network file system never needs shared memory) and a busy
+//! timeout, so concurrent runs on one index wait for each other.
+
+mod removal;
+
+pub use removal::record_removal;
+
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ffi::ErrorCode};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// "SSCM" in ASCII: marks an SQLite file as an index of this tool.
+pub const APPLICATION_ID: i32 = 0x5353_434d;
+
+/// The migrations, in order. Never edit or remove one once released.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_initial",
+    include_str!("../../migrations/0001_initial.sql"),
+)];
+
+/// An open index for one cache.
+pub struct Index {
+    pub conn: Connection,
+    pub path: PathBuf,
+    /// The canonical cache root this index mirrors.
+    pub cache_root: PathBuf,
+}
+
+/// How opening went, for the command layer to report.
+#[derive(Debug, Default)]
+pub struct OpenNotes {
+    /// The index did not exist (or was rebuilt): the next scan is cold.
+    pub created: bool,
+    /// Warnings to show the user (e.g. a corrupt index moved aside).
+    pub warnings: Vec<String>,
+}
+
+/// The default index file for a cache: one file per canonical cache path in
+/// the per-user cache dir, named after the cache dir with a hash of its full
+/// path so that two caches never share an index.
+pub fn default_path(cache_root: &Path) -> Result<PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".cache"),
+            None => bail!(
+                "cannot choose an index location: neither XDG_CACHE_HOME nor HOME is set; pass --index PATH"
+            ),
+        },
+    };
+    let full = cache_root.to_string_lossy();
+    let base_name: String = cache_root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "root".to_string())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(base.join("sstate-cache-management").join(format!(
+        "{base_name}-{:016x}.sqlite",
+        fnv1a(full.as_bytes())
+    )))
+}
+
+/// FNV-1a, 64 bits: stable across releases and platforms (unlike std's
+/// hasher), which matters because it names files on disk.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Whether an error chain contains an SQLite error meaning "this file is not
+/// a sound database": such an index is rebuilt rather than trusted.
+pub fn is_corruption(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+        )
+    })
+}
+
+enum Probe {
+    Ours,
+    Empty,
+    Foreign(String),
+}
+
+fn probe(conn: &Connection) -> rusqlite::Result<Probe> {
+    let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    Ok(if app_id == APPLICATION_ID {
+        Probe::Ours
+    } else if app_id == 0 && tables == 0 {
+        Probe::Empty
+    } else {
+        Probe::Foreign(format!(
+            "application_id {app_id:#x}, {tables} schema objects"
+        ))
+    })
+}
+
+fn configure(conn: &Connection, path: &Path) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(30))
+        .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL; \
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+    )
+    .with_context(|| format!("configuring index {}", path.display()))?;
+    Ok(())
+}
+
+impl Index {
+    /// Open (creating or migrating as needed) the index at `path` for the
+    /// cache at `cache_root` (already canonical).
+    pub fn open(path: &Path, cache_root: &Path) -> Result<(Index, OpenNotes)> {
+        let mut notes = OpenNotes::default();
+        if path.exists() {
+            match Self::open_existing(path, cache_root) {
+                Ok(index) => return Ok((index, notes)),
+                Err(e) if is_corruption(&e) => {
+                    let aside = corrupt_aside_path(path);
+                    std::fs::rename(path, &aside).with_context(|| {
+                        format!(
+                            "index {} is corrupt ({e:#}) and could not be moved aside to {}",
+                            path.display(),
+                            aside.display()
+                        )
+                    })?;
+                    let journal = PathBuf::from(format!("{}-journal", path.display()));
+                    let _ = std::fs::remove_file(journal);
+                    notes.warnings.push(format!(
+                        "index {} is not a sound database ({e:#}); moved it to {} and rebuilding from the cache",
+                        path.display(),
+                        aside.display()
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        } else if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating index directory {}", parent.display()))?;
+        }
+        notes.created = true;
+        let index = Self::create(path, cache_root)?;
+        Ok((index, notes))
+    }
+
+    fn open_existing(path: &Path, cache_root: &Path) -> Result<Index> {
+        let conn =
+            Connection::open(path).with_context(|| format!("opening index {}", path.display()))?;
+        configure(&conn, path)?;
+        match probe(&conn).with_context(|| format!("reading index {}", path.display()))? {
+            Probe::Ours => {}
+            Probe::Empty => {
+                drop(conn);
+                return Self::create(path, cache_root);
+            }
+            Probe::Foreign(what) => bail!(
+                "{} is an SQLite database but not an sstate-cache-management index ({what}); \
+                 refusing to touch it: pass another --index PATH",
+                path.display()
+            ),
+        }
+        let mut index = Index {
+            conn,
+            path: path.to_path_buf(),
+            cache_root: cache_root.to_path_buf(),
+        };
+        index.check_cache_root()?;
+        index.migrate()?;
+        Ok(index)
+    }
+
+    fn create(path: &Path, cache_root: &Path) -> Result<Index> {
+        let conn =
+            Connection::open(path).with_context(|| format!("creating index {}", path.display()))?;
+        configure(&conn, path)?;
+        let mut index = Index {
+            conn,
+            path: path.to_path_buf(),
+            cache_root: cache_root.to_path_buf(),
+        };
+        index.migrate()?;
+        let root = cache_root
+            .to_str()
+            .with_context(|| format!("cache path {} is not valid UTF-8", cache_root.display()))?;
+        index
+            .conn
+            .execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .with_context(|| format!("marking index {}", path.display()))?;
+        index
+            .conn
+            .execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('cache_root', ?1), ('created_at', ?2), ('created_by', ?3)",
+                (root, now_rfc3339(), concat!("sstate-cache-management ", env!("CARGO_PKG_VERSION"))),
+            )
+            .with_context(|| format!("writing index metadata to {}", path.display()))?;
+        Ok(index)
+    }
+
+    /// Open an existing index read-only (for `query`): SQLite itself refuses
+    /// every write, so a query can never damage the index.
+    pub fn open_read_only(path: &Path, cache_root: &Path) -> Result<Index> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening index {} read-only", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
+        match probe(&conn).with_context(|| format!("reading index {}", path.display()))? {
+            Probe::Ours => {}
+            Probe::Empty => bail!("index {} is empty", path.display()),
+            Probe::Foreign(what) => bail!(
+                "{} is an SQLite database but not an sstate-cache-management index ({what})",
+                path.display()
+            ),
+        }
+        let index = Index {
+            conn,
+            path: path.to_path_buf(),
+            cache_root: cache_root.to_path_buf(),
+        };
+        index.check_cache_root()?;
+        let version = index.user_version()?;
+        if version != MIGRATIONS.len() as i64 {
+            bail!(
+                "index {} has schema version {version}, this tool expects {}: run `sstate-cache-management scan` to bring it up to date",
+                path.display(),
+                MIGRATIONS.len()
+            );
+        }
+        Ok(index)
+    }
+
+    fn user_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .with_context(|| format!("reading schema version of index {}", self.path.display()))
+    }
+
+    fn check_cache_root(&self) -> Result<()> {
+        let recorded: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'cache_root'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .with_context(|| {
+                format!(
+                    "reading cache path recorded in index {}",
+                    self.path.display()
+                )
+            })?;
+        match recorded {
+            Some(r) if Path::new(&r) == self.cache_root => Ok(()),
+            Some(r) => bail!(
+                "index {} belongs to the cache {r}, not to {}: pass the matching --cache-dir, or another --index PATH",
+                self.path.display(),
+                self.cache_root.display()
+            ),
+            None => bail!(
+                "index {} records no cache path; it was not written completely. Remove it and run again",
+                self.path.display()
+            ),
+        }
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version = self.user_version()?;
+        let latest = MIGRATIONS.len() as i64;
+        if version > latest {
+            bail!(
+                "index {} has schema version {version}, newer than this tool knows ({latest}): it was written by a newer sstate-cache-management",
+                self.path.display()
+            );
+        }
+        let tx = self
+            .conn
+            .transaction()
+            .with_context(|| format!("starting migration of index {}", self.path.display()))?;
+        for (n, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).with_context(|| {
+                format!("applying migration {name} to index {}", self.path.display())
+            })?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", n + 1))
+                .with_context(|| format!("recording migration {name}"))?;
+        }
+        tx.commit()
+            .with_context(|| format!("committing migrations of index {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// Entry count, object count and disk bytes currently indexed.
+    pub fn totals(&self) -> Result<Totals> {
+        self.conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(n_entries), 0), coalesce(sum(disk_bytes), 0), coalesce(sum(size), 0) FROM object",
+                [],
+                |r| {
+                    Ok(Totals {
+                        objects: r.get::<_, i64>(0)? as u64,
+                        entries: r.get::<_, i64>(1)? as u64,
+                        disk_bytes: r.get::<_, i64>(2)? as u64,
+                        size: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .context("counting indexed objects")
+    }
+
+    /// The number of scans recorded so far.
+    pub fn scan_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM scan", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .context("counting recorded scans")
+    }
+}
+
+/// What the index holds in total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    pub entries: u64,
+    pub objects: u64,
+    pub disk_bytes: u64,
+    pub size: u64,
+}
+
+fn corrupt_aside_path(path: &Path) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    PathBuf::from(format!("{}.corrupt-{stamp}", path.display()))
+}
+
+/// Now, as RFC 3339 UTC text, the form every time is stored in.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_and_record_the_cache() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("i.sqlite");
+        let (index, notes) = Index::open(&db, Path::new("/cache/a"))?;
+        assert!(notes.created);
+        assert_eq!(index.user_version()?, MIGRATIONS.len() as i64);
+        drop(index);
+        let (_, notes) = Index::open(&db, Path::new("/cache/a"))?;
+        assert!(!notes.created);
+        let err = Index::open(&db, Path::new("/cache/b"))
+            .err()
+            .map(|e| format!("{e:#}"));
+        assert!(err.is_some_and(|e| e.contains("belongs to the cache /cache/a")));
+        Ok(())
+    }
+
+    #[test]
+    fn garbage_is_moved_aside_and_foreign_db_refused() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("i.sqlite");
+        std::fs::write(&db, vec![b'x'; 4096])?;
+        let (_, notes) = Index::open(&db, Path::new("/cache/a"))?;
+        assert!(notes.created);
+        assert_eq!(notes.warnings.len(), 1);
+        let aside: Vec<_> = std::fs::read_dir(dir.path())?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+            .collect();
+        assert_eq!(aside.len(), 1);
+
+        let foreign = dir.path().join("foreign.sqlite");
+        Connection::open(&foreign)?
+            .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")?;
+        let err = Index::open(&foreign, Path::new("/cache/a"))
+            .err()
+            .map(|e| format!("{e:#}"));
+        assert!(err.is_some_and(|e| e.contains("not an sstate-cache-management index")));
+        let n: i64 =
+            Connection::open(&foreign)?.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+        assert_eq!(n, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn default_path_is_per_cache() -> Result<()> {
+        let a = default_path(Path::new("/srv/sstate-cache"))?;
+        let b = default_path(Path::new("/other/sstate-cache"))?;
+        assert_ne!(a, b);
+        assert!(
+            a.to_string_lossy()
+                .contains("sstate-cache-management/sstate-cache-")
+        );
+        Ok(())
+    }
+}

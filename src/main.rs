@@ -1,0 +1,89 @@
+//! The `sstate-cache-management` binary: parse, run, map errors to exit codes.
+
+mod cli;
+mod commands;
+mod config;
+
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command};
+use config::{CacheConfig, cache_dir_from};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Some(Command::Scan(args)) => {
+            let Some(dir) = cache_dir_from(&args.cache) else {
+                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+            };
+            let cfg = CacheConfig::resolve(&args.cache, dir)?;
+            commands::scan::run(&cfg, args.format)
+        }
+        None => {
+            let a = cli.clean;
+            let Some(dir) = cache_dir_from(&a.cache) else {
+                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+            };
+            if !a.remove_duplicated && !a.remove_orphans && a.stamps_dir.is_empty() {
+                return usage(
+                    "no cleanup policy: pass -d, --stamps-dir DIR and/or --remove-orphans",
+                );
+            }
+            if a.extra_archs.is_some() {
+                commands::warn(
+                    "--extra-archs has no effect (the index knows every architecture in the cache)",
+                );
+            }
+            if a.extra_layer.is_some() {
+                commands::warn(
+                    "--extra-layer has no effect (the index knows every architecture in the cache)",
+                );
+            }
+            if a.follow_symlink {
+                commands::warn(
+                    "-L/--follow-symlink is not implemented yet: symlink entries are removed, their targets are kept",
+                );
+            }
+            let cfg = commands::clean::CleanConfig {
+                cache: CacheConfig::resolve(&a.cache, dir)?,
+                duplicates: a.remove_duplicated,
+                orphans: a.remove_orphans,
+                stamps_dirs: a.stamps_dir,
+                dry_run: a.dry_run,
+                yes: a.yes,
+                debug: a.debug,
+                format: a.format,
+            };
+            commands::clean::run(&cfg)
+        }
+    }
+}
+
+/// As the reference tool: print the usage and exit 1, with the reason on
+/// stderr.
+fn usage(why: &str) -> anyhow::Result<i32> {
+    print!("{}", Cli::command().render_usage());
+    println!();
+    eprintln!("error: {why}");
+    Ok(1)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,181 @@
+//! Cleanup policies: each is an SQL query over the index that yields the ids
+//! of the objects it selects (SSTATE.md section 5). The removal set is the
+//! union; removing an object removes all of its entries.
+
+pub mod stamps;
+
+use crate::index::Index;
+use anyhow::{Context, Result};
+use std::collections::HashSet;
+
+/// One cleanup policy, as resolved from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    /// `-d`: keep only the newest object of each group.
+    Duplicates,
+    /// `--remove-orphans`: objects without an archive.
+    Orphans,
+    /// `--stamps-dir`: objects whose unihash no stamp names.
+    Stamps(HashSet<String>),
+}
+
+impl Policy {
+    /// The name used in reports, JSON and the removal history.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Policy::Duplicates => "duplicates",
+            Policy::Orphans => "orphans",
+            Policy::Stamps(_) => "stamps",
+        }
+    }
+
+    fn sql(&self) -> &'static str {
+        match self {
+            Policy::Duplicates => include_str!("duplicates.sql"),
+            Policy::Orphans => include_str!("orphans.sql"),
+            Policy::Stamps(_) => include_str!("stamps.sql"),
+        }
+    }
+}
+
+/// An entry to remove, with the stat it had when indexed (the removal
+/// re-checks it just before unlinking).
+#[derive(Debug, Clone)]
+pub struct PlannedEntry {
+    pub entry_id: i64,
+    pub object_id: i64,
+    /// Relative to the cache root.
+    pub rel_path: String,
+    pub size: u64,
+    pub disk_bytes: u64,
+    pub mtime_ns: i64,
+    pub ino: u64,
+    pub is_symlink: bool,
+}
+
+/// What one policy selected on its own.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PolicySummary {
+    pub policy: &'static str,
+    pub objects: u64,
+    pub files: u64,
+    pub disk_bytes: u64,
+}
+
+/// The result of planning: what to remove, and out of how much.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub policies: Vec<PolicySummary>,
+    pub objects: u64,
+    pub entries: Vec<PlannedEntry>,
+    /// Entries in the index: the "M" of "N out of M files".
+    pub total_entries: u64,
+}
+
+impl Plan {
+    pub fn disk_bytes(&self) -> u64 {
+        self.entries.iter().map(|e| e.disk_bytes).sum()
+    }
+
+    pub fn policy_names(&self) -> String {
+        self.policies
+            .iter()
+            .map(|p| p.policy)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Run the policies over the index and build the plan. Nothing is written to
+/// the index except temp tables of this connection.
+pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
+    let conn = &index.conn;
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS selected(object_id INTEGER PRIMARY KEY);
+         DELETE FROM temp.selected;
+         CREATE TEMP TABLE IF NOT EXISTS hit(object_id INTEGER PRIMARY KEY);
+         CREATE TEMP TABLE IF NOT EXISTS stamp_hash(hash TEXT PRIMARY KEY);",
+    )
+    .context("preparing temp tables for the policies")?;
+    let mut plan = Plan::default();
+    for policy in policies {
+        conn.execute("DELETE FROM temp.hit", [])
+            .context("clearing policy results")?;
+        if let Policy::Stamps(hashes) = policy {
+            conn.execute("DELETE FROM temp.stamp_hash", [])
+                .context("clearing stamp hashes")?;
+            let mut ins = conn
+                .prepare("INSERT OR IGNORE INTO temp.stamp_hash(hash) VALUES (?1)")
+                .context("preparing stamp hash insert")?;
+            for h in hashes {
+                ins.execute([h]).context("loading stamp hashes")?;
+            }
+        }
+        conn.execute(
+            &format!("INSERT OR IGNORE INTO temp.hit(object_id) {}", policy.sql()),
+            [],
+        )
+        .with_context(|| format!("running the {} policy query", policy.name()))?;
+        let (objects, files, disk_bytes) = conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)
+                 FROM temp.hit h JOIN object o ON o.id = h.object_id",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                },
+            )
+            .with_context(|| format!("summing the {} policy", policy.name()))?;
+        plan.policies.push(PolicySummary {
+            policy: policy.name(),
+            objects,
+            files,
+            disk_bytes,
+        });
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.selected SELECT object_id FROM temp.hit",
+            [],
+        )
+        .context("merging policy results")?;
+    }
+
+    let mut stmt = conn
+        .prepare(
+            "SELECT e.id, o.id, CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
+                    e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
+             FROM temp.selected s
+             JOIN object o ON o.id = s.object_id
+             JOIN dir d    ON d.id = o.dir_id
+             JOIN entry e  ON e.object_id = o.id
+             ORDER BY d.path, o.stem, e.ext",
+        )
+        .context("preparing the plan query")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(PlannedEntry {
+                entry_id: r.get(0)?,
+                object_id: r.get(1)?,
+                rel_path: r.get(2)?,
+                size: r.get::<_, i64>(3)? as u64,
+                disk_bytes: r.get::<_, i64>(4)? as u64 * 512,
+                mtime_ns: r.get(5)?,
+                ino: r.get::<_, i64>(6)? as u64,
+                is_symlink: r.get(7)?,
+            })
+        })
+        .context("reading the plan")?;
+    plan.entries = rows
+        .collect::<rusqlite::Result<_>>()
+        .context("reading the plan")?;
+    plan.objects = conn
+        .query_row("SELECT count(*) FROM temp.selected", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .context("counting selected objects")? as u64;
+    plan.total_entries = index.totals()?.entries;
+    Ok(plan)
+}

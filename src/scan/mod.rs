@@ -1,0 +1,534 @@
+//! Scanning: bring the index up to date with the cache on disk.
+//!
+//! The walk (`walk.rs`) runs on a thread pool and streams one event per
+//! directory; this module's writer applies them to the index in a single
+//! transaction on the calling thread, so the walk and the SQLite work
+//! overlap. A directory's entries are compared with what the index holds;
+//! only directories that differ are rewritten.
+
+mod walk;
+
+pub use walk::RawEntry;
+
+use crate::index::{Index, now_rfc3339};
+use crate::name::{self, Kind};
+use anyhow::{Context, Result, bail};
+use rusqlite::{Transaction, params};
+use std::collections::{HashMap, HashSet};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use walk::{Event, Known};
+
+/// How to scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// Threads for the walk.
+    pub jobs: usize,
+    /// List and stat every directory, even those whose mtime is unchanged
+    /// (this is what picks up mtime updates of builds reusing objects).
+    pub full: bool,
+}
+
+/// What a scan found and changed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ScanReport {
+    /// cold (empty index), incremental or full.
+    pub mode: &'static str,
+    pub dirs_listed: u64,
+    pub dirs_stat: u64,
+    pub entries: u64,
+    pub objects: u64,
+    pub disk_bytes: u64,
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+    pub bytes_added: u64,
+    pub bytes_removed: u64,
+    pub duration_ms: u64,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// Directories whose mtime is this close to the start of the scan are
+/// recorded as "list again next time": a file added in the same clock tick
+/// after we listed it would not change the mtime (coarse timestamps on NFS
+/// and some file systems).
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// Scan the cache into the index.
+pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let start_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    let root = index.cache_root.clone();
+    let md = std::fs::metadata(&root).with_context(|| format!("cache dir {}", root.display()))?;
+    if !md.is_dir() {
+        bail!("cache dir {} is not a directory", root.display());
+    }
+    std::fs::read_dir(&root)
+        .with_context(|| format!("cannot read cache dir {}", root.display()))?;
+
+    let tx = index
+        .conn
+        .transaction()
+        .with_context(|| format!("starting scan transaction on {}", index.path.display()))?;
+    let known_dirs = load_dirs(&tx)?;
+    let mode = if known_dirs.is_empty() {
+        "cold"
+    } else if opts.full {
+        "full"
+    } else {
+        "incremental"
+    };
+    let known = Known {
+        mtimes: known_dirs
+            .iter()
+            .map(|(p, d)| (p.clone(), d.mtime_ns))
+            .collect(),
+        children: children_of(known_dirs.keys()),
+    };
+    let mut report = ScanReport {
+        mode,
+        ..Default::default()
+    };
+    let mut writer = Writer::new(&tx, known_dirs, start_ns)?;
+
+    let (sender, receiver) = crossbeam_channel::bounded::<Event>(256);
+    let walk_result = std::thread::scope(|s| -> Result<()> {
+        let walker = s.spawn(|| walk::walk(&root, &known, opts.full, opts.jobs, sender));
+        let mut failure = None;
+        for event in receiver.iter() {
+            if failure.is_some() {
+                continue; // drain so the walkers can finish
+            }
+            if let Err(e) = writer.apply(event, &mut report) {
+                failure = Some(e);
+            }
+        }
+        let walked = walker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a scan thread panicked"))?;
+        match failure {
+            Some(e) => Err(e),
+            None => walked,
+        }
+    });
+    walk_result?;
+    writer.finish(&mut report)?;
+    drop(writer);
+
+    let totals = totals(&tx)?;
+    report.entries = totals.0;
+    report.objects = totals.1;
+    report.disk_bytes = totals.2;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    tx.execute(
+        "INSERT INTO scan(started_at, duration_ms, mode, dirs_listed, dirs_stat, entries, objects, bytes,
+                          added, removed, changed, bytes_added, bytes_removed, warnings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            started_at,
+            report.duration_ms as i64,
+            report.mode,
+            report.dirs_listed as i64,
+            report.dirs_stat as i64,
+            report.entries as i64,
+            report.objects as i64,
+            report.disk_bytes as i64,
+            report.added as i64,
+            report.removed as i64,
+            report.changed as i64,
+            report.bytes_added as i64,
+            report.bytes_removed as i64,
+            report.warnings.len() as i64,
+        ],
+    )
+    .context("recording the scan in the index")?;
+    tx.commit()
+        .with_context(|| format!("committing scan to {}", index.path.display()))?;
+    Ok(report)
+}
+
+fn totals(tx: &Transaction) -> Result<(u64, u64, u64)> {
+    tx.query_row(
+        "SELECT coalesce(sum(n_entries), 0), count(*), coalesce(sum(disk_bytes), 0) FROM object",
+        [],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        },
+    )
+    .context("counting the index after the scan")
+}
+
+struct KnownDir {
+    id: i64,
+    mtime_ns: i64,
+}
+
+fn load_dirs(tx: &Transaction) -> Result<HashMap<String, KnownDir>> {
+    let mut stmt = tx
+        .prepare("SELECT id, path, mtime_ns FROM dir")
+        .context("reading indexed directories")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(1)?,
+                KnownDir {
+                    id: r.get(0)?,
+                    mtime_ns: r.get(2)?,
+                },
+            ))
+        })
+        .context("reading indexed directories")?;
+    rows.collect::<rusqlite::Result<HashMap<_, _>>>()
+        .context("reading indexed directories")
+}
+
+fn children_of<'a>(paths: impl Iterator<Item = &'a String>) -> HashMap<String, Vec<String>> {
+    let mut children: HashMap<String, Vec<String>> = HashMap::new();
+    for p in paths {
+        if p.is_empty() {
+            continue;
+        }
+        let parent = p.rsplit_once('/').map_or("", |(parent, _)| parent);
+        children
+            .entry(parent.to_string())
+            .or_default()
+            .push(p.clone());
+    }
+    children
+}
+
+/// The stored stat of one entry, for comparison with the disk.
+#[derive(PartialEq, Eq)]
+struct Stat {
+    size: u64,
+    blocks: u64,
+    mtime_ns: i64,
+    ino: u64,
+    is_symlink: bool,
+}
+
+impl From<&RawEntry> for Stat {
+    fn from(e: &RawEntry) -> Self {
+        Stat {
+            size: e.size,
+            blocks: e.blocks,
+            mtime_ns: e.mtime_ns,
+            ino: e.ino,
+            is_symlink: e.is_symlink,
+        }
+    }
+}
+
+type GroupKey = (String, String, String, String, String, String);
+
+/// Applies walk events to the index inside the scan transaction.
+struct Writer<'t> {
+    tx: &'t Transaction<'t>,
+    known: HashMap<String, KnownDir>,
+    visited: HashSet<String>,
+    groups: HashMap<GroupKey, i64>,
+    start_ns: i64,
+    deleted_any: bool,
+}
+
+impl<'t> Writer<'t> {
+    fn new(
+        tx: &'t Transaction<'t>,
+        known: HashMap<String, KnownDir>,
+        start_ns: i64,
+    ) -> Result<Self> {
+        let mut groups = HashMap::new();
+        {
+            let mut stmt = tx
+                .prepare("SELECT id, extrapath, pn, pkgtarget, pkgarch, ssver, task FROM grp")
+                .context("reading indexed groups")?;
+            let mut rows = stmt.query([]).context("reading indexed groups")?;
+            while let Some(r) = rows.next().context("reading indexed groups")? {
+                let key = (
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                );
+                groups.insert(key, r.get(0)?);
+            }
+        }
+        Ok(Writer {
+            tx,
+            known,
+            visited: HashSet::new(),
+            groups,
+            start_ns,
+            deleted_any: false,
+        })
+    }
+
+    fn apply(&mut self, event: Event, report: &mut ScanReport) -> Result<()> {
+        match event {
+            Event::Unchanged { rel } => {
+                report.dirs_stat += 1;
+                self.visited.insert(rel);
+            }
+            Event::Warning(w) => report.warnings.push(w),
+            Event::Unreadable { rel, warning } => {
+                if rel.is_empty() {
+                    bail!("{warning}");
+                }
+                report.warnings.push(warning);
+                // Forget what it held: nothing is removed that was not seen.
+                // (Not marked visited: finish() drops it and its subtree.)
+            }
+            Event::Listed {
+                rel,
+                mtime_ns,
+                entries,
+            } => {
+                report.dirs_listed += 1;
+                let stored_mtime = if mtime_ns >= self.start_ns - RACY_WINDOW_NS {
+                    -1
+                } else {
+                    mtime_ns
+                };
+                match self.known.get(&rel).map(|d| d.id) {
+                    Some(dir_id) => {
+                        let old = self.dir_entries(dir_id)?;
+                        let differs = diff(&old, &entries, report);
+                        if differs {
+                            self.clear_dir(dir_id)?;
+                            self.insert_entries(dir_id, &rel, &entries)?;
+                        }
+                        self.tx
+                            .prepare_cached("UPDATE dir SET mtime_ns = ?2 WHERE id = ?1")?
+                            .execute(params![dir_id, stored_mtime])
+                            .with_context(|| format!("updating directory {rel} in the index"))?;
+                    }
+                    None => {
+                        self.tx
+                            .prepare_cached("INSERT INTO dir(path, mtime_ns) VALUES (?1, ?2)")?
+                            .execute(params![rel, stored_mtime])
+                            .with_context(|| format!("adding directory {rel} to the index"))?;
+                        let dir_id = self.tx.last_insert_rowid();
+                        for e in &entries {
+                            report.added += 1;
+                            report.bytes_added += e.blocks * 512;
+                        }
+                        self.insert_entries(dir_id, &rel, &entries)?;
+                    }
+                }
+                self.visited.insert(rel);
+            }
+        }
+        Ok(())
+    }
+
+    fn dir_entries(&self, dir_id: i64) -> Result<HashMap<String, Stat>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT o.stem || e.ext, e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
+             FROM object o JOIN entry e ON e.object_id = o.id WHERE o.dir_id = ?1",
+        )?;
+        let rows = stmt.query_map([dir_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Stat {
+                    size: r.get::<_, i64>(1)? as u64,
+                    blocks: r.get::<_, i64>(2)? as u64,
+                    mtime_ns: r.get(3)?,
+                    ino: r.get::<_, i64>(4)? as u64,
+                    is_symlink: r.get(5)?,
+                },
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .with_context(|| format!("reading indexed entries of directory #{dir_id}"))
+    }
+
+    fn clear_dir(&mut self, dir_id: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "DELETE FROM entry WHERE object_id IN (SELECT id FROM object WHERE dir_id = ?1)",
+            )?
+            .execute([dir_id])
+            .context("dropping stale entries")?;
+        self.tx
+            .prepare_cached("DELETE FROM object WHERE dir_id = ?1")?
+            .execute([dir_id])
+            .context("dropping stale objects")?;
+        self.deleted_any = true;
+        Ok(())
+    }
+
+    fn group_id(&mut self, key: GroupKey) -> Result<i64> {
+        if let Some(&id) = self.groups.get(&key) {
+            return Ok(id);
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO grp(extrapath, pn, pkgtarget, pkgarch, ssver, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![key.0, key.1, key.2, key.3, key.4, key.5])
+            .context("adding a group to the index")?;
+        let id = self.tx.last_insert_rowid();
+        self.groups.insert(key, id);
+        Ok(id)
+    }
+
+    /// Insert the entries of one directory, grouped into objects.
+    fn insert_entries(&mut self, dir_id: i64, rel: &str, entries: &[RawEntry]) -> Result<()> {
+        let mut parsed: Vec<(name::Name<'_>, &RawEntry)> = entries
+            .iter()
+            .filter_map(|e| name::parse(&e.name).map(|n| (n, e)))
+            .collect();
+        parsed.sort_unstable_by(|a, b| a.0.stem.cmp(b.0.stem).then(a.0.ext.cmp(b.0.ext)));
+        let mut start = 0;
+        while start < parsed.len() {
+            let stem = parsed[start].0.stem;
+            let end = start
+                + parsed[start..]
+                    .iter()
+                    .take_while(|(n, _)| n.stem == stem)
+                    .count();
+            self.insert_object(dir_id, rel, &parsed[start..end])?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn insert_object(
+        &mut self,
+        dir_id: i64,
+        rel: &str,
+        members: &[(name::Name<'_>, &RawEntry)],
+    ) -> Result<()> {
+        let n = members[0].0;
+        let key = (
+            name::extrapath(rel, n.unihash).to_string(),
+            n.pn.to_string(),
+            n.pkgtarget.to_string(),
+            n.pkgarch.to_string(),
+            n.ssver.to_string(),
+            n.task.to_string(),
+        );
+        let group_id = self.group_id(key)?;
+        let archive_mtime = members
+            .iter()
+            .filter(|(n, _)| n.kind == Kind::Archive)
+            .map(|(_, e)| e.mtime_ns)
+            .max();
+        let last_used = members.iter().map(|(_, e)| e.mtime_ns).max().unwrap_or(0);
+        let size: u64 = members.iter().map(|(_, e)| e.size).sum();
+        let disk: u64 = members.iter().map(|(_, e)| e.blocks * 512).sum();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO object(dir_id, group_id, stem, pv, pr, unihash, archive_mtime_ns, last_used_ns,
+                                    n_entries, size, disk_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                dir_id,
+                group_id,
+                n.stem,
+                n.pv,
+                n.pr,
+                n.unihash,
+                archive_mtime,
+                last_used,
+                members.len() as i64,
+                size as i64,
+                disk as i64
+            ])
+            .with_context(|| format!("adding object {rel}/{} to the index", n.stem))?;
+        let object_id = self.tx.last_insert_rowid();
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO entry(object_id, ext, kind, size, blocks, mtime_ns, ino, is_symlink)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for (n, e) in members {
+            stmt.execute(params![
+                object_id,
+                n.ext,
+                n.kind.as_str(),
+                e.size as i64,
+                e.blocks as i64,
+                e.mtime_ns,
+                e.ino as i64,
+                e.is_symlink
+            ])
+            .with_context(|| format!("adding entry {rel}/{} to the index", e.name))?;
+        }
+        Ok(())
+    }
+
+    /// Drop every known directory the walk did not reach: it is gone (or
+    /// became unreadable), and so are its entries.
+    fn finish(&mut self, report: &mut ScanReport) -> Result<()> {
+        let gone: Vec<(String, i64)> = self
+            .known
+            .iter()
+            .filter(|(path, _)| !self.visited.contains(*path))
+            .map(|(path, d)| (path.clone(), d.id))
+            .collect();
+        for (path, dir_id) in gone {
+            for stat in self.dir_entries(dir_id)?.values() {
+                report.removed += 1;
+                report.bytes_removed += stat.blocks * 512;
+            }
+            self.clear_dir(dir_id)?;
+            self.tx
+                .prepare_cached("DELETE FROM dir WHERE id = ?1")?
+                .execute([dir_id])
+                .with_context(|| format!("dropping directory {path} from the index"))?;
+        }
+        if self.deleted_any {
+            self.tx
+                .execute(
+                    "DELETE FROM grp WHERE id NOT IN (SELECT group_id FROM object)",
+                    [],
+                )
+                .context("dropping empty groups")?;
+        }
+        Ok(())
+    }
+}
+
+/// Count what differs between the index and the disk for one directory;
+/// true if anything does.
+fn diff(old: &HashMap<String, Stat>, new: &[RawEntry], report: &mut ScanReport) -> bool {
+    let mut differs = old.len() != new.len();
+    let mut seen = 0usize;
+    for e in new {
+        match old.get(&e.name) {
+            None => {
+                differs = true;
+                report.added += 1;
+                report.bytes_added += e.blocks * 512;
+            }
+            Some(stat) => {
+                seen += 1;
+                if *stat != Stat::from(e) {
+                    differs = true;
+                    report.changed += 1;
+                }
+            }
+        }
+    }
+    if seen < old.len() {
+        let new_names: HashSet<&str> = new.iter().map(|e| e.name.as_str()).collect();
+        for (name, stat) in old {
+            if !new_names.contains(name.as_str()) {
+                report.removed += 1;
+                report.bytes_removed += stat.blocks * 512;
+            }
+        }
+    }
+    differs
+}
