@@ -20,7 +20,10 @@ const AFTER: &str = "Examples:
   sstate-cache-management --cache-dir sstate-cache -d -n
   sstate-cache-management --cache-dir sstate-cache --stamps-dir build/tmp/stamps -y
   sstate-cache-management --cache-dir sstate-cache --remove-orphans -d -D -n
-  sstate-cache-management scan --cache-dir sstate-cache";
+  sstate-cache-management scan --cache-dir sstate-cache
+  sstate-cache-management report --cache-dir sstate-cache
+  sstate-cache-management query --cache-dir sstate-cache \\
+      \"SELECT pn, sum(disk_bytes) AS bytes FROM objects GROUP BY pn ORDER BY bytes DESC LIMIT 10\"";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +46,14 @@ pub struct Cli {
 pub enum Command {
     /// Bring the index up to date with the cache and print what changed.
     Scan(ScanArgs),
+    /// Scan, then show what is in the cache: totals, breakdowns by task,
+    /// architecture and EXTRAPATH, top recipes, ages, and what each policy
+    /// would reclaim now.
+    Report(ReportArgs),
+    /// Run one read-only SQL statement against the index (views: entries,
+    /// objects, groups, scans, removals). Scans first only if there is no
+    /// index yet.
+    Query(QueryArgs),
 }
 
 /// Where the cache and its index are, and how to walk it.
@@ -134,6 +145,43 @@ pub struct ScanArgs {
     pub format: Format,
 }
 
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// Also report what these builds' stamps leave unreferenced (repeatable).
+    #[arg(long, value_name = "DIR", action = clap::ArgAction::Append)]
+    pub stamps_dir: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+
+    /// The SQL statement, e.g. "SELECT pn, sum(disk_bytes) FROM objects GROUP BY pn ORDER BY 2 DESC LIMIT 10".
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+}
+
+/// Output format of tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Output format of a scan or a cleanup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,

@@ -14,5 +14,6 @@ pub mod index;
 pub mod name;
 pub mod policy;
 pub mod remove;
+pub mod report;
 pub mod scan;
 pub mod units;

@@ -32,6 +32,20 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let cfg = CacheConfig::resolve(&args.cache, dir)?;
             commands::scan::run(&cfg, args.format)
         }
+        Some(Command::Report(args)) => {
+            let Some(dir) = cache_dir_from(&args.cache) else {
+                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+            };
+            let cfg = CacheConfig::resolve(&args.cache, dir)?;
+            commands::report::run(&cfg, &args.stamps_dir, args.format)
+        }
+        Some(Command::Query(args)) => {
+            let Some(dir) = cache_dir_from(&args.cache) else {
+                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+            };
+            let cfg = CacheConfig::resolve(&args.cache, dir)?;
+            commands::query::run(&cfg, &args.sql, args.format)
+        }
         None => {
             let a = cli.clean;
             let Some(dir) = cache_dir_from(&a.cache) else {

@@ -2,6 +2,8 @@
 //! prints. All printing happens here.
 
 pub mod clean;
+pub mod query;
+pub mod report;
 pub mod scan;
 
 use crate::config::CacheConfig;

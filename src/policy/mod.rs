@@ -86,9 +86,10 @@ impl Plan {
     }
 }
 
-/// Run the policies over the index and build the plan. Nothing is written to
-/// the index except temp tables of this connection.
-pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
+/// Run the policies over the index: returns what each selected on its own
+/// and leaves the union in `temp.selected`. Nothing is written to the index
+/// except temp tables of this connection.
+pub fn select(index: &Index, policies: &[Policy]) -> Result<Vec<PolicySummary>> {
     let conn = &index.conn;
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS selected(object_id INTEGER PRIMARY KEY);
@@ -97,7 +98,7 @@ pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
          CREATE TEMP TABLE IF NOT EXISTS stamp_hash(hash TEXT PRIMARY KEY);",
     )
     .context("preparing temp tables for the policies")?;
-    let mut plan = Plan::default();
+    let mut summaries = Vec::new();
     for policy in policies {
         conn.execute("DELETE FROM temp.hit", [])
             .context("clearing policy results")?;
@@ -130,7 +131,7 @@ pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
                 },
             )
             .with_context(|| format!("summing the {} policy", policy.name()))?;
-        plan.policies.push(PolicySummary {
+        summaries.push(PolicySummary {
             policy: policy.name(),
             objects,
             files,
@@ -142,6 +143,17 @@ pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
         )
         .context("merging policy results")?;
     }
+    Ok(summaries)
+}
+
+/// Run the policies and build the plan: every entry of every selected
+/// object, with the stat it had when indexed.
+pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
+    let conn = &index.conn;
+    let mut plan = Plan {
+        policies: select(index, policies)?,
+        ..Plan::default()
+    };
 
     let mut stmt = conn
         .prepare(

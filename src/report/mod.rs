@@ -1,0 +1,148 @@
+//! Reports and ad-hoc queries over the index. Builds tables; never prints.
+
+pub mod table;
+
+use crate::index::Index;
+use crate::policy::{self, Policy};
+use anyhow::{Context, Result, bail};
+use rusqlite::types::Value;
+use serde::Serialize;
+pub use table::Table;
+
+/// Run one read-only SQL statement and collect its result. The index must
+/// have been opened read-only ([`Index::open_read_only`]); on top of that,
+/// statements that would write and ATTACH are refused with a clear message.
+pub fn query(index: &Index, sql: &str) -> Result<Table> {
+    index
+        .conn
+        .set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
+        .context("restricting the query connection")?;
+    let mut stmt = match index.conn.prepare(sql) {
+        Ok(s) => s,
+        Err(rusqlite::Error::MultipleStatement) => bail!("query: give exactly one SQL statement"),
+        Err(e) if is_attach_refusal(&e) => bail!(ATTACH_REFUSED),
+        Err(e) => return Err(e).context("query: preparing the SQL"),
+    };
+    if !stmt.readonly() {
+        bail!(
+            "query: only read-only SQL is allowed (SELECT, WITH, EXPLAIN, read-only PRAGMA); the index is opened read-only"
+        );
+    }
+    let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+    let n = columns.len();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..n)
+                .map(|i| r.get::<_, Value>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("query: running the SQL")?
+        .collect::<rusqlite::Result<Vec<_>>>();
+    match rows {
+        Ok(rows) => Ok(Table { columns, rows }),
+        Err(e) if is_attach_refusal(&e) => bail!(ATTACH_REFUSED),
+        Err(e) => Err(e).context("query: reading the result"),
+    }
+}
+
+const ATTACH_REFUSED: &str = "query: ATTACH is not allowed; queries run against the index only";
+
+/// The connection allows no attached database, so ATTACH fails with this.
+fn is_attach_refusal(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("too many attached databases")
+}
+
+/// One line of a report breakdown.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Row {
+    pub key: String,
+    pub objects: u64,
+    pub files: u64,
+    pub disk_bytes: u64,
+}
+
+/// What is in the cache, by several keys, and what the policies would
+/// reclaim now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub groups: u64,
+    pub objects: u64,
+    pub files: u64,
+    pub disk_bytes: u64,
+    pub size: u64,
+    /// (section name, rows): by_task, by_pkgarch, by_extrapath, top_recipes, age.
+    pub sections: Vec<(String, Vec<Row>)>,
+    /// What each policy would select, alone.
+    pub reclaim: Vec<policy::PolicySummary>,
+}
+
+/// Sections of the report: name, column of `objects`, row limit.
+const BREAKDOWNS: &[(&str, &str, u32)] = &[
+    ("by_task", "task", 1000),
+    ("by_pkgarch", "pkgarch", 1000),
+    ("by_extrapath", "extrapath", 1000),
+    ("top_recipes", "pn", 20),
+];
+
+fn rows(index: &Index, sql: &str, params: impl rusqlite::Params, what: &str) -> Result<Vec<Row>> {
+    let mut stmt = index
+        .conn
+        .prepare(sql)
+        .with_context(|| format!("report: preparing {what}"))?;
+    let out = stmt
+        .query_map(params, |r| {
+            Ok(Row {
+                key: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                objects: r.get::<_, i64>(1)? as u64,
+                files: r.get::<_, i64>(2)? as u64,
+                disk_bytes: r.get::<_, i64>(3)? as u64,
+            })
+        })
+        .with_context(|| format!("report: running {what}"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .with_context(|| format!("report: reading {what}"))?;
+    Ok(out)
+}
+
+/// Build the report. `stamps` adds the stamps policy to what is reclaimable;
+/// `now_ns` is the reference time for the age histogram.
+pub fn build(index: &Index, stamps: Option<Policy>, now_ns: i64) -> Result<Report> {
+    let (groups, objects, files, disk_bytes, size) = index
+        .conn
+        .query_row(include_str!("totals.sql"), [], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
+                r.get::<_, i64>(4)? as u64,
+            ))
+        })
+        .context("report: totals")?;
+    let mut sections = Vec::new();
+    for (name, key, limit) in BREAKDOWNS {
+        let sql = include_str!("breakdown.sql")
+            .replace("{key}", key)
+            .replace("{limit}", &limit.to_string());
+        sections.push((name.to_string(), rows(index, &sql, [], name)?));
+    }
+    sections.push((
+        "age".to_string(),
+        rows(index, include_str!("age.sql"), [now_ns], "age")?,
+    ));
+    let mut policies = vec![Policy::Duplicates, Policy::Orphans];
+    policies.extend(stamps);
+    let reclaim = policies
+        .iter()
+        .map(|p| policy::select(index, std::slice::from_ref(p)).map(|mut s| s.remove(0)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Report {
+        groups,
+        objects,
+        files,
+        disk_bytes,
+        size,
+        sections,
+        reclaim,
+    })
+}
