@@ -19,7 +19,8 @@ CREATE TABLE meta (
 CREATE TABLE dir (
     id       INTEGER PRIMARY KEY,
     path     TEXT NOT NULL UNIQUE,    -- relative to the cache root, '' = root
-    mtime_ns INTEGER NOT NULL         -- when last listed; -1 = list again
+    mtime_ns INTEGER NOT NULL,        -- when last listed; -1 = list again
+    ctime_ns INTEGER NOT NULL         -- ctime too: chmod and chown change it
 );
 
 -- A group: same recipe and task built for the same target (SSTATE.md 2).
@@ -53,7 +54,6 @@ CREATE TABLE object (
 );
 CREATE INDEX object_dir ON object(dir_id);
 CREATE INDEX object_group ON object(group_id, archive_mtime_ns, last_used_ns);
-CREATE INDEX object_unihash ON object(unihash);
 
 -- An entry: one file (or symlink) whose name parses, with its lstat.
 CREATE TABLE entry (

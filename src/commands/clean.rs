@@ -53,7 +53,10 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     }
 
     let (mut index, scan) = open_and_scan(&cfg.cache)?;
-    let plan = policy::plan(&index, &policies)?;
+    // Entries are needed to list paths (-D) or to remove; a plain dry run
+    // needs only the counts.
+    let with_entries = cfg.debug >= 1 || !cfg.dry_run;
+    let plan = policy::plan(&index, &policies, with_entries)?;
     if verbose {
         for p in &plan.policies {
             eprintln!(
@@ -70,16 +73,17 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     if text {
         let mut out = std::io::stdout().lock();
         if cfg.debug >= 1 {
-            for e in &plan.entries {
-                writeln!(out, "{}", cfg.cache.cache_dir.join(&e.rel_path).display())
+            let mut paths: Vec<&str> = plan.entries.iter().map(|e| e.rel_path.as_str()).collect();
+            paths.sort_unstable();
+            for p in paths {
+                writeln!(out, "{}", cfg.cache.cache_dir.join(p).display())
                     .context("writing to stdout")?;
             }
         }
         writeln!(
             out,
             "{} out of {} files will be removed!",
-            plan.entries.len(),
-            plan.total_entries
+            plan.files, plan.total_entries
         )
         .context("writing to stdout")?;
         out.flush().context("writing to stdout")?;
@@ -174,8 +178,8 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
             "plan": {
                 "policies": plan.policies,
                 "objects": plan.objects,
-                "files": plan.entries.len(),
-                "disk_bytes": plan.disk_bytes(),
+                "files": plan.files,
+                "disk_bytes": plan.disk_bytes,
                 "total_files": plan.total_entries,
             },
             "result": if confirmed { json!({

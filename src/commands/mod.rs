@@ -7,7 +7,7 @@ pub mod report;
 pub mod scan;
 
 use crate::config::CacheConfig;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sstate_cache_management::index::{self, Index};
 use sstate_cache_management::scan::{ScanOptions, ScanReport};
 
@@ -37,16 +37,13 @@ pub fn open_and_scan(cfg: &CacheConfig) -> Result<(Index, ScanReport)> {
         Ok(r) => r,
         Err(e) if index::is_corruption(&e) => {
             drop(idx);
-            let aside = format!("{}.corrupt", cfg.index_path.display());
-            std::fs::rename(&cfg.index_path, &aside).map_err(|re| {
-                anyhow::anyhow!(
-                    "index {} is corrupt ({e:#}); moving it aside failed: {re}",
-                    cfg.index_path.display()
-                )
+            let aside = index::move_aside(&cfg.index_path).with_context(|| {
+                format!("index {} is corrupt ({e:#})", cfg.index_path.display())
             })?;
             warn(&format!(
-                "index {} is corrupt ({e:#}); moved it to {aside}, rebuilding",
-                cfg.index_path.display()
+                "index {} is corrupt ({e:#}); moved it to {}, rebuilding from the cache",
+                cfg.index_path.display(),
+                aside.display()
             ));
             let (fresh, _) = Index::open(&cfg.index_path, &cfg.cache_root)?;
             idx = fresh;

@@ -113,23 +113,46 @@ pub fn is_corruption(err: &anyhow::Error) -> bool {
     })
 }
 
+/// What a file at the index path is, read from its header alone: opening
+/// it with SQLite could create files beside it or rewrite its header.
 enum Probe {
-    Ours,
+    Missing,
+    /// Zero bytes, or an SQLite database with no schema and no application id.
     Empty,
+    Ours,
     Foreign(String),
+    NotADatabase,
 }
 
-fn probe(conn: &Connection) -> rusqlite::Result<Probe> {
-    let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+fn probe(path: &Path) -> Result<Probe> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Probe::Missing),
+        Err(e) => return Err(e).with_context(|| format!("opening index {}", path.display())),
+    };
+    let mut header = Vec::with_capacity(100);
+    file.by_ref()
+        .take(100)
+        .read_to_end(&mut header)
+        .with_context(|| format!("reading index {}", path.display()))?;
+    if header.is_empty() {
+        return Ok(Probe::Empty);
+    }
+    if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
+        return Ok(Probe::NotADatabase);
+    }
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let app_id = be32(68) as i32;
+    let pages = be32(28);
     Ok(if app_id == APPLICATION_ID {
         Probe::Ours
-    } else if app_id == 0 && tables == 0 {
+    } else if app_id == 0 && pages <= 1 {
         Probe::Empty
     } else {
-        Probe::Foreign(format!(
-            "application_id {app_id:#x}, {tables} schema objects"
-        ))
+        Probe::Foreign(format!("application_id {app_id:#x}, {pages} pages"))
     })
 }
 
@@ -149,53 +172,48 @@ impl Index {
     /// cache at `cache_root` (already canonical).
     pub fn open(path: &Path, cache_root: &Path) -> Result<(Index, OpenNotes)> {
         let mut notes = OpenNotes::default();
-        if path.exists() {
-            match Self::open_existing(path, cache_root) {
+        let set_aside = |why: String, notes: &mut OpenNotes| -> Result<()> {
+            let aside =
+                move_aside(path).with_context(|| format!("index {} {why}", path.display()))?;
+            notes.warnings.push(format!(
+                "index {} {why}; moved it to {} and rebuilding from the cache",
+                path.display(),
+                aside.display()
+            ));
+            Ok(())
+        };
+        match probe(path)? {
+            Probe::Missing => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("creating index directory {}", parent.display())
+                    })?;
+                }
+            }
+            Probe::Empty => {}
+            Probe::NotADatabase => set_aside("is not an SQLite database".to_string(), &mut notes)?,
+            Probe::Foreign(what) => bail!(
+                "{} is an SQLite database but not an sstate-cache-management index ({what}); \
+                 refusing to touch it: pass another --index PATH",
+                path.display()
+            ),
+            Probe::Ours => match Self::open_ours(path, cache_root) {
                 Ok(index) => return Ok((index, notes)),
                 Err(e) if is_corruption(&e) => {
-                    let aside = corrupt_aside_path(path);
-                    std::fs::rename(path, &aside).with_context(|| {
-                        format!(
-                            "index {} is corrupt ({e:#}) and could not be moved aside to {}",
-                            path.display(),
-                            aside.display()
-                        )
-                    })?;
-                    let journal = PathBuf::from(format!("{}-journal", path.display()));
-                    let _ = std::fs::remove_file(journal);
-                    notes.warnings.push(format!(
-                        "index {} is not a sound database ({e:#}); moved it to {} and rebuilding from the cache",
-                        path.display(),
-                        aside.display()
-                    ));
+                    set_aside(format!("is corrupt ({e:#})"), &mut notes)?
                 }
                 Err(e) => return Err(e),
-            }
-        } else if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating index directory {}", parent.display()))?;
+            },
         }
         notes.created = true;
         let index = Self::create(path, cache_root)?;
         Ok((index, notes))
     }
 
-    fn open_existing(path: &Path, cache_root: &Path) -> Result<Index> {
+    fn open_ours(path: &Path, cache_root: &Path) -> Result<Index> {
         let conn =
             Connection::open(path).with_context(|| format!("opening index {}", path.display()))?;
         configure(&conn, path)?;
-        match probe(&conn).with_context(|| format!("reading index {}", path.display()))? {
-            Probe::Ours => {}
-            Probe::Empty => {
-                drop(conn);
-                return Self::create(path, cache_root);
-            }
-            Probe::Foreign(what) => bail!(
-                "{} is an SQLite database but not an sstate-cache-management index ({what}); \
-                 refusing to touch it: pass another --index PATH",
-                path.display()
-            ),
-        }
         let mut index = Index {
             conn,
             path: path.to_path_buf(),
@@ -236,6 +254,19 @@ impl Index {
     /// Open an existing index read-only (for `query`): SQLite itself refuses
     /// every write, so a query can never damage the index.
     pub fn open_read_only(path: &Path, cache_root: &Path) -> Result<Index> {
+        match probe(path)? {
+            Probe::Ours => {}
+            Probe::Missing => bail!("index {} does not exist", path.display()),
+            Probe::Empty => bail!("index {} is empty", path.display()),
+            Probe::NotADatabase => bail!(
+                "index {} is not an SQLite database; run `sstate-cache-management scan` to rebuild it",
+                path.display()
+            ),
+            Probe::Foreign(what) => bail!(
+                "{} is an SQLite database but not an sstate-cache-management index ({what})",
+                path.display()
+            ),
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -243,14 +274,6 @@ impl Index {
         .with_context(|| format!("opening index {} read-only", path.display()))?;
         conn.busy_timeout(Duration::from_secs(30))
             .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
-        match probe(&conn).with_context(|| format!("reading index {}", path.display()))? {
-            Probe::Ours => {}
-            Probe::Empty => bail!("index {} is empty", path.display()),
-            Probe::Foreign(what) => bail!(
-                "{} is an SQLite database but not an sstate-cache-management index ({what})",
-                path.display()
-            ),
-        }
         let index = Index {
             conn,
             path: path.to_path_buf(),
@@ -326,22 +349,9 @@ impl Index {
         Ok(())
     }
 
-    /// Entry count, object count and disk bytes currently indexed.
+    /// Entry count, object count and bytes currently indexed.
     pub fn totals(&self) -> Result<Totals> {
-        self.conn
-            .query_row(
-                "SELECT count(*), coalesce(sum(n_entries), 0), coalesce(sum(disk_bytes), 0), coalesce(sum(size), 0) FROM object",
-                [],
-                |r| {
-                    Ok(Totals {
-                        objects: r.get::<_, i64>(0)? as u64,
-                        entries: r.get::<_, i64>(1)? as u64,
-                        disk_bytes: r.get::<_, i64>(2)? as u64,
-                        size: r.get::<_, i64>(3)? as u64,
-                    })
-                },
-            )
-            .context("counting indexed objects")
+        totals(&self.conn)
     }
 
     /// The number of scans recorded so far.
@@ -362,9 +372,41 @@ pub struct Totals {
     pub size: u64,
 }
 
-fn corrupt_aside_path(path: &Path) -> PathBuf {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
-    PathBuf::from(format!("{}.corrupt-{stamp}", path.display()))
+/// What the index holds, counted from the entry rows (small, fixed-size
+/// rows: much cheaper to scan than the objects with their name stems).
+pub fn totals(conn: &Connection) -> Result<Totals> {
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM object), count(*), coalesce(sum(blocks), 0) * 512, coalesce(sum(size), 0) FROM entry",
+        [],
+        |r| {
+            Ok(Totals {
+                objects: r.get::<_, i64>(0)? as u64,
+                entries: r.get::<_, i64>(1)? as u64,
+                disk_bytes: r.get::<_, i64>(2)? as u64,
+                size: r.get::<_, i64>(3)? as u64,
+            })
+        },
+    )
+    .context("counting what the index holds")
+}
+
+/// Move a corrupt index out of the way (to `PATH.corrupt-TIMESTAMP`, kept
+/// for inspection) and drop its journal, so that a stale hot journal is
+/// never rolled back into the index built next.
+pub fn move_aside(path: &Path) -> Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f");
+    let aside = PathBuf::from(format!("{}.corrupt-{stamp}", path.display()));
+    std::fs::rename(path, &aside)
+        .with_context(|| format!("moving {} aside to {}", path.display(), aside.display()))?;
+    let journal = PathBuf::from(format!("{}-journal", path.display()));
+    match std::fs::remove_file(&journal) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("removing stale journal {}", journal.display()));
+        }
+    }
+    Ok(aside)
 }
 
 /// Now, as RFC 3339 UTC text, the form every time is stored in.

@@ -31,8 +31,8 @@ pub fn record_removal(
             dry_run,
             confirmed,
             plan.objects as i64,
-            plan.entries.len() as i64,
-            plan.disk_bytes() as i64,
+            plan.files as i64,
+            plan.disk_bytes as i64,
             totals.removed_files as i64,
             totals.removed_bytes as i64,
             totals.skipped() as i64,
@@ -50,7 +50,10 @@ pub fn record_removal(
             let mut log = tx.prepare(
                 "INSERT INTO removal(run_id, path, size, outcome) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let mut drop_entry = tx.prepare("DELETE FROM entry WHERE id = ?1")?;
+            // Matched on the stat too: if a concurrent scan rewrote the row,
+            // this run's view of it is stale and the new row stays.
+            let mut drop_entry =
+                tx.prepare("DELETE FROM entry WHERE id = ?1 AND ino = ?2 AND mtime_ns = ?3")?;
             let mut touch =
                 tx.prepare("INSERT OR IGNORE INTO temp.touched(object_id) VALUES (?1)")?;
             for (e, o) in plan.entries.iter().zip(outcomes) {
@@ -60,7 +63,7 @@ pub fn record_removal(
                 // entry stays as it was and the next scan picks it up.
                 if matches!(o, Outcome::Removed | Outcome::SkippedGone) {
                     drop_entry
-                        .execute([e.entry_id])
+                        .execute(params![e.entry_id, e.ino as i64, e.mtime_ns])
                         .context("dropping a removed entry")?;
                     touch
                         .execute([e.object_id])

@@ -66,17 +66,18 @@ pub struct PolicySummary {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub policies: Vec<PolicySummary>,
+    /// Objects, files and disk bytes selected by the union of the policies.
     pub objects: u64,
-    pub entries: Vec<PlannedEntry>,
+    pub files: u64,
+    pub disk_bytes: u64,
     /// Entries in the index: the "M" of "N out of M files".
     pub total_entries: u64,
+    /// The entries to remove; loaded only when asked for (a dry run that
+    /// prints no paths needs the counts alone).
+    pub entries: Vec<PlannedEntry>,
 }
 
 impl Plan {
-    pub fn disk_bytes(&self) -> u64 {
-        self.entries.iter().map(|e| e.disk_bytes).sum()
-    }
-
     pub fn policy_names(&self) -> String {
         self.policies
             .iter()
@@ -146,15 +147,44 @@ pub fn select(index: &Index, policies: &[Policy]) -> Result<Vec<PolicySummary>> 
     Ok(summaries)
 }
 
-/// Run the policies and build the plan: every entry of every selected
-/// object, with the stat it had when indexed.
-pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
+/// Run the policies and build the plan; with `with_entries`, also every
+/// entry of every selected object with the stat it had when indexed. One
+/// read transaction, so that counts and entries agree.
+pub fn plan(index: &Index, policies: &[Policy], with_entries: bool) -> Result<Plan> {
+    let conn = &index.conn;
+    conn.execute_batch("BEGIN")
+        .context("starting the planning transaction")?;
+    let result = plan_in_transaction(index, policies, with_entries);
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end)
+        .context("ending the planning transaction")?;
+    result
+}
+
+fn plan_in_transaction(index: &Index, policies: &[Policy], with_entries: bool) -> Result<Plan> {
     let conn = &index.conn;
     let mut plan = Plan {
         policies: select(index, policies)?,
+        total_entries: index.totals()?.entries,
         ..Plan::default()
     };
-
+    (plan.objects, plan.files, plan.disk_bytes) = conn
+        .query_row(
+            "SELECT count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)
+             FROM temp.selected s JOIN object o ON o.id = s.object_id",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            },
+        )
+        .context("counting selected objects")?;
+    if !with_entries {
+        return Ok(plan);
+    }
     let mut stmt = conn
         .prepare(
             "SELECT e.id, o.id, CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
@@ -163,7 +193,7 @@ pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
              JOIN object o ON o.id = s.object_id
              JOIN dir d    ON d.id = o.dir_id
              JOIN entry e  ON e.object_id = o.id
-             ORDER BY d.path, o.stem, e.ext",
+             ORDER BY o.id",
         )
         .context("preparing the plan query")?;
     let rows = stmt
@@ -183,11 +213,5 @@ pub fn plan(index: &Index, policies: &[Policy]) -> Result<Plan> {
     plan.entries = rows
         .collect::<rusqlite::Result<_>>()
         .context("reading the plan")?;
-    plan.objects = conn
-        .query_row("SELECT count(*) FROM temp.selected", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .context("counting selected objects")? as u64;
-    plan.total_entries = index.totals()?.entries;
     Ok(plan)
 }

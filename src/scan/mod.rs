@@ -13,10 +13,10 @@ pub use walk::RawEntry;
 use crate::index::{Index, now_rfc3339};
 use crate::name::{self, Kind};
 use anyhow::{Context, Result, bail};
-use rusqlite::{Transaction, params};
+use rusqlite::{Statement, Transaction, params};
 use std::collections::{HashMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use walk::{Event, Known};
+use walk::{DirStamp, Event, Known};
 
 /// How to scan.
 #[derive(Debug, Clone, Copy)]
@@ -83,9 +83,9 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         "incremental"
     };
     let known = Known {
-        mtimes: known_dirs
+        stamps: known_dirs
             .iter()
-            .map(|(p, d)| (p.clone(), d.mtime_ns))
+            .map(|(p, d)| (p.clone(), d.stamp))
             .collect(),
         children: children_of(known_dirs.keys()),
     };
@@ -119,10 +119,10 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     writer.finish(&mut report)?;
     drop(writer);
 
-    let totals = totals(&tx)?;
-    report.entries = totals.0;
-    report.objects = totals.1;
-    report.disk_bytes = totals.2;
+    let totals = crate::index::totals(&tx)?;
+    report.entries = totals.entries;
+    report.objects = totals.objects;
+    report.disk_bytes = totals.disk_bytes;
     report.duration_ms = started.elapsed().as_millis() as u64;
     tx.execute(
         "INSERT INTO scan(started_at, duration_ms, mode, dirs_listed, dirs_stat, entries, objects, bytes,
@@ -151,29 +151,14 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     Ok(report)
 }
 
-fn totals(tx: &Transaction) -> Result<(u64, u64, u64)> {
-    tx.query_row(
-        "SELECT coalesce(sum(n_entries), 0), count(*), coalesce(sum(disk_bytes), 0) FROM object",
-        [],
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)? as u64,
-                r.get::<_, i64>(1)? as u64,
-                r.get::<_, i64>(2)? as u64,
-            ))
-        },
-    )
-    .context("counting the index after the scan")
-}
-
 struct KnownDir {
     id: i64,
-    mtime_ns: i64,
+    stamp: DirStamp,
 }
 
 fn load_dirs(tx: &Transaction) -> Result<HashMap<String, KnownDir>> {
     let mut stmt = tx
-        .prepare("SELECT id, path, mtime_ns FROM dir")
+        .prepare("SELECT id, path, mtime_ns, ctime_ns FROM dir")
         .context("reading indexed directories")?;
     let rows = stmt
         .query_map([], |r| {
@@ -181,7 +166,10 @@ fn load_dirs(tx: &Transaction) -> Result<HashMap<String, KnownDir>> {
                 r.get::<_, String>(1)?,
                 KnownDir {
                     id: r.get(0)?,
-                    mtime_ns: r.get(2)?,
+                    stamp: DirStamp {
+                        mtime_ns: r.get(2)?,
+                        ctime_ns: r.get(3)?,
+                    },
                 },
             ))
         })
@@ -227,14 +215,52 @@ impl From<&RawEntry> for Stat {
     }
 }
 
-type GroupKey = (String, String, String, String, String, String);
+/// The prepared statements of the writer, prepared once per scan.
+struct Statements<'t> {
+    dir_insert: Statement<'t>,
+    dir_update: Statement<'t>,
+    dir_delete: Statement<'t>,
+    dir_entries: Statement<'t>,
+    clear_entries: Statement<'t>,
+    clear_objects: Statement<'t>,
+    group_insert: Statement<'t>,
+    object_insert: Statement<'t>,
+    entry_insert: Statement<'t>,
+}
+
+impl<'t> Statements<'t> {
+    fn new(tx: &'t Transaction<'t>) -> Result<Self> {
+        let p = |sql: &str| {
+            tx.prepare(sql)
+                .with_context(|| format!("preparing scan statement: {sql}"))
+        };
+        Ok(Statements {
+            dir_insert: p("INSERT INTO dir(path, mtime_ns, ctime_ns) VALUES (?1, ?2, ?3)")?,
+            dir_update: p("UPDATE dir SET mtime_ns = ?2, ctime_ns = ?3 WHERE id = ?1")?,
+            dir_delete: p("DELETE FROM dir WHERE id = ?1")?,
+            dir_entries: p("SELECT o.stem || e.ext, e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
+                            FROM object o JOIN entry e ON e.object_id = o.id WHERE o.dir_id = ?1")?,
+            clear_entries: p("DELETE FROM entry WHERE object_id IN (SELECT id FROM object WHERE dir_id = ?1)")?,
+            clear_objects: p("DELETE FROM object WHERE dir_id = ?1")?,
+            group_insert: p("INSERT INTO grp(extrapath, pn, pkgtarget, pkgarch, ssver, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+            object_insert: p("INSERT INTO object(dir_id, group_id, stem, pv, pr, unihash, archive_mtime_ns, last_used_ns,
+                                                 n_entries, size, disk_bytes)
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?,
+            entry_insert: p("INSERT INTO entry(object_id, ext, kind, size, blocks, mtime_ns, ino, is_symlink)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?,
+        })
+    }
+}
 
 /// Applies walk events to the index inside the scan transaction.
 struct Writer<'t> {
     tx: &'t Transaction<'t>,
+    st: Statements<'t>,
     known: HashMap<String, KnownDir>,
     visited: HashSet<String>,
-    groups: HashMap<GroupKey, i64>,
+    /// Group key (fields joined by '\x1f') → group id.
+    groups: HashMap<String, i64>,
+    key_buf: String,
     start_ns: i64,
     deleted_any: bool,
 }
@@ -252,22 +278,24 @@ impl<'t> Writer<'t> {
                 .context("reading indexed groups")?;
             let mut rows = stmt.query([]).context("reading indexed groups")?;
             while let Some(r) = rows.next().context("reading indexed groups")? {
-                let key = (
+                let fields: [String; 6] = [
                     r.get(1)?,
                     r.get(2)?,
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
-                );
-                groups.insert(key, r.get(0)?);
+                ];
+                groups.insert(fields.join("\x1f"), r.get(0)?);
             }
         }
         Ok(Writer {
             tx,
+            st: Statements::new(tx)?,
             known,
             visited: HashSet::new(),
             groups,
+            key_buf: String::new(),
             start_ns,
             deleted_any: false,
         })
@@ -290,38 +318,41 @@ impl<'t> Writer<'t> {
             }
             Event::Listed {
                 rel,
-                mtime_ns,
+                stamp,
                 entries,
             } => {
                 report.dirs_listed += 1;
-                let stored_mtime = if mtime_ns >= self.start_ns - RACY_WINDOW_NS {
-                    -1
+                // A directory modified within the racy window is recorded as
+                // "list again next time" (only mtime matters: a file added
+                // in the same tick would leave it unchanged).
+                let stamp = if stamp.mtime_ns >= self.start_ns - RACY_WINDOW_NS {
+                    DirStamp {
+                        mtime_ns: -1,
+                        ctime_ns: -1,
+                    }
                 } else {
-                    mtime_ns
+                    stamp
                 };
                 match self.known.get(&rel).map(|d| d.id) {
                     Some(dir_id) => {
                         let old = self.dir_entries(dir_id)?;
-                        let differs = diff(&old, &entries, report);
-                        if differs {
+                        if diff(&old, &entries, report) {
                             self.clear_dir(dir_id)?;
                             self.insert_entries(dir_id, &rel, &entries)?;
                         }
-                        self.tx
-                            .prepare_cached("UPDATE dir SET mtime_ns = ?2 WHERE id = ?1")?
-                            .execute(params![dir_id, stored_mtime])
+                        self.st
+                            .dir_update
+                            .execute(params![dir_id, stamp.mtime_ns, stamp.ctime_ns])
                             .with_context(|| format!("updating directory {rel} in the index"))?;
                     }
                     None => {
-                        self.tx
-                            .prepare_cached("INSERT INTO dir(path, mtime_ns) VALUES (?1, ?2)")?
-                            .execute(params![rel, stored_mtime])
+                        self.st
+                            .dir_insert
+                            .execute(params![rel, stamp.mtime_ns, stamp.ctime_ns])
                             .with_context(|| format!("adding directory {rel} to the index"))?;
                         let dir_id = self.tx.last_insert_rowid();
-                        for e in &entries {
-                            report.added += 1;
-                            report.bytes_added += e.blocks * 512;
-                        }
+                        report.added += entries.len() as u64;
+                        report.bytes_added += entries.iter().map(|e| e.blocks * 512).sum::<u64>();
                         self.insert_entries(dir_id, &rel, &entries)?;
                     }
                 }
@@ -331,12 +362,8 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    fn dir_entries(&self, dir_id: i64) -> Result<HashMap<String, Stat>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT o.stem || e.ext, e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
-             FROM object o JOIN entry e ON e.object_id = o.id WHERE o.dir_id = ?1",
-        )?;
-        let rows = stmt.query_map([dir_id], |r| {
+    fn dir_entries(&mut self, dir_id: i64) -> Result<HashMap<String, Stat>> {
+        let rows = self.st.dir_entries.query_map([dir_id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 Stat {
@@ -353,86 +380,83 @@ impl<'t> Writer<'t> {
     }
 
     fn clear_dir(&mut self, dir_id: i64) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "DELETE FROM entry WHERE object_id IN (SELECT id FROM object WHERE dir_id = ?1)",
-            )?
+        self.st
+            .clear_entries
             .execute([dir_id])
             .context("dropping stale entries")?;
-        self.tx
-            .prepare_cached("DELETE FROM object WHERE dir_id = ?1")?
+        self.st
+            .clear_objects
             .execute([dir_id])
             .context("dropping stale objects")?;
         self.deleted_any = true;
         Ok(())
     }
 
-    fn group_id(&mut self, key: GroupKey) -> Result<i64> {
-        if let Some(&id) = self.groups.get(&key) {
+    fn group_id(&mut self, rel: &str, n: &name::Name<'_>) -> Result<i64> {
+        let extrapath = name::extrapath(rel, n.unihash);
+        let fields = [extrapath, n.pn, n.pkgtarget, n.pkgarch, n.ssver, n.task];
+        self.key_buf.clear();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.key_buf.push('\x1f');
+            }
+            self.key_buf.push_str(f);
+        }
+        if let Some(&id) = self.groups.get(self.key_buf.as_str()) {
             return Ok(id);
         }
-        self.tx
-            .prepare_cached(
-                "INSERT INTO grp(extrapath, pn, pkgtarget, pkgarch, ssver, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![key.0, key.1, key.2, key.3, key.4, key.5])
+        self.st
+            .group_insert
+            .execute(params![
+                extrapath,
+                n.pn,
+                n.pkgtarget,
+                n.pkgarch,
+                n.ssver,
+                n.task
+            ])
             .context("adding a group to the index")?;
         let id = self.tx.last_insert_rowid();
-        self.groups.insert(key, id);
+        self.groups.insert(self.key_buf.clone(), id);
         Ok(id)
     }
 
-    /// Insert the entries of one directory, grouped into objects.
+    /// Insert the entries of one directory (sorted by stem by the walk),
+    /// grouped into objects.
     fn insert_entries(&mut self, dir_id: i64, rel: &str, entries: &[RawEntry]) -> Result<()> {
-        let mut parsed: Vec<(name::Name<'_>, &RawEntry)> = entries
-            .iter()
-            .filter_map(|e| name::parse(&e.name).map(|n| (n, e)))
-            .collect();
-        parsed.sort_unstable_by(|a, b| a.0.stem.cmp(b.0.stem).then(a.0.ext.cmp(b.0.ext)));
         let mut start = 0;
-        while start < parsed.len() {
-            let stem = parsed[start].0.stem;
-            let end = start
-                + parsed[start..]
-                    .iter()
-                    .take_while(|(n, _)| n.stem == stem)
-                    .count();
-            self.insert_object(dir_id, rel, &parsed[start..end])?;
-            start = end;
+        while start < entries.len() {
+            let stem = &entries[start].name[..entries[start].stem_len];
+            let len = entries[start..]
+                .iter()
+                .take_while(|e| &e.name[..e.stem_len] == stem)
+                .count();
+            self.insert_object(dir_id, rel, &entries[start..start + len])?;
+            start += len;
         }
         Ok(())
     }
 
-    fn insert_object(
-        &mut self,
-        dir_id: i64,
-        rel: &str,
-        members: &[(name::Name<'_>, &RawEntry)],
-    ) -> Result<()> {
-        let n = members[0].0;
-        let key = (
-            name::extrapath(rel, n.unihash).to_string(),
-            n.pn.to_string(),
-            n.pkgtarget.to_string(),
-            n.pkgarch.to_string(),
-            n.ssver.to_string(),
-            n.task.to_string(),
-        );
-        let group_id = self.group_id(key)?;
-        let archive_mtime = members
+    fn insert_object(&mut self, dir_id: i64, rel: &str, members: &[RawEntry]) -> Result<()> {
+        let parsed: Vec<name::Name<'_>> = members
             .iter()
-            .filter(|(n, _)| n.kind == Kind::Archive)
+            .filter_map(|e| name::parse(&e.name))
+            .collect();
+        let Some(n) = parsed.first().copied() else {
+            return Ok(());
+        };
+        let group_id = self.group_id(rel, &n)?;
+        let archive_mtime = parsed
+            .iter()
+            .zip(members)
+            .filter(|(p, _)| p.kind == Kind::Archive)
             .map(|(_, e)| e.mtime_ns)
             .max();
-        let last_used = members.iter().map(|(_, e)| e.mtime_ns).max().unwrap_or(0);
-        let size: u64 = members.iter().map(|(_, e)| e.size).sum();
-        let disk: u64 = members.iter().map(|(_, e)| e.blocks * 512).sum();
-        self.tx
-            .prepare_cached(
-                "INSERT INTO object(dir_id, group_id, stem, pv, pr, unihash, archive_mtime_ns, last_used_ns,
-                                    n_entries, size, disk_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
+        let last_used = members.iter().map(|e| e.mtime_ns).max().unwrap_or(0);
+        let size: u64 = members.iter().map(|e| e.size).sum();
+        let disk: u64 = members.iter().map(|e| e.blocks * 512).sum();
+        self.st
+            .object_insert
             .execute(params![
                 dir_id,
                 group_id,
@@ -448,22 +472,20 @@ impl<'t> Writer<'t> {
             ])
             .with_context(|| format!("adding object {rel}/{} to the index", n.stem))?;
         let object_id = self.tx.last_insert_rowid();
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO entry(object_id, ext, kind, size, blocks, mtime_ns, ino, is_symlink)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for (n, e) in members {
-            stmt.execute(params![
-                object_id,
-                n.ext,
-                n.kind.as_str(),
-                e.size as i64,
-                e.blocks as i64,
-                e.mtime_ns,
-                e.ino as i64,
-                e.is_symlink
-            ])
-            .with_context(|| format!("adding entry {rel}/{} to the index", e.name))?;
+        for (p, e) in parsed.iter().zip(members) {
+            self.st
+                .entry_insert
+                .execute(params![
+                    object_id,
+                    p.ext,
+                    p.kind.as_str(),
+                    e.size as i64,
+                    e.blocks as i64,
+                    e.mtime_ns,
+                    e.ino as i64,
+                    e.is_symlink
+                ])
+                .with_context(|| format!("adding entry {rel}/{} to the index", e.name))?;
         }
         Ok(())
     }
@@ -483,8 +505,8 @@ impl<'t> Writer<'t> {
                 report.bytes_removed += stat.blocks * 512;
             }
             self.clear_dir(dir_id)?;
-            self.tx
-                .prepare_cached("DELETE FROM dir WHERE id = ?1")?
+            self.st
+                .dir_delete
                 .execute([dir_id])
                 .with_context(|| format!("dropping directory {path} from the index"))?;
         }

@@ -1,9 +1,9 @@
 //! The parallel walk: lists directories and `lstat`s sstate entries on a
 //! pool of `jobs` threads, sending one event per directory to the writer.
 //!
-//! A directory whose mtime equals the one recorded in the index is not
-//! listed: creating, removing or renaming a file in it would have changed
-//! its mtime. Its known subdirectories are still visited (a change deep in
+//! A directory whose mtime and ctime equal those recorded in the index is
+//! not listed: creating, removing or renaming a file in it would have
+//! changed them. Its known subdirectories are still visited (a change deep in
 //! the tree does not change the parents' mtimes). Symlinks are never
 //! followed.
 
@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEntry {
     pub name: String,
+    /// Length of the name stem (the name without its extension).
+    pub stem_len: usize,
     pub size: u64,
     pub blocks: u64,
     pub mtime_ns: i64,
@@ -31,7 +33,7 @@ pub enum Event {
     /// The directory was listed; `entries` holds every parsed entry in it.
     Listed {
         rel: String,
-        mtime_ns: i64,
+        stamp: DirStamp,
         entries: Vec<RawEntry>,
     },
     /// Its mtime is unchanged: it was only stat-ed, the index still holds.
@@ -43,10 +45,18 @@ pub enum Event {
     Warning(String),
 }
 
+/// A directory's change stamp: mtime and ctime. Adding, removing or
+/// renaming a file changes both; chmod and chown change the ctime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirStamp {
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
 /// What the walk needs to know about the index.
 pub struct Known {
-    /// Directory (relative path) → recorded mtime.
-    pub mtimes: HashMap<String, i64>,
+    /// Directory (relative path) → recorded stamp.
+    pub stamps: HashMap<String, DirStamp>,
     /// Directory → its known subdirectories.
     pub children: HashMap<String, Vec<String>>,
 }
@@ -102,10 +112,8 @@ fn abs(root: &Path, rel: &str) -> PathBuf {
     }
 }
 
-fn mtime_ns(md: &fs::Metadata) -> i64 {
-    md.mtime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(md.mtime_nsec())
+fn ns(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
 fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
@@ -118,8 +126,11 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             return;
         }
     };
-    let mtime = mtime_ns(&md);
-    if !ctx.full && ctx.known.mtimes.get(&rel) == Some(&mtime) {
+    let stamp = DirStamp {
+        mtime_ns: ns(md.mtime(), md.mtime_nsec()),
+        ctime_ns: ns(md.ctime(), md.ctime_nsec()),
+    };
+    if !ctx.full && ctx.known.stamps.get(&rel) == Some(&stamp) {
         if let Some(children) = ctx.known.children.get(&rel) {
             for child in children {
                 let child = child.clone();
@@ -164,18 +175,19 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             s.spawn(move |s| visit(s, ctx, child));
             continue;
         }
-        if !file_name.starts_with(name::PREFIX) || name::parse(&file_name).is_none() {
+        let Some(stem_len) = name::parse(&file_name).map(|n| n.stem.len()) else {
             continue;
-        }
+        };
         // DirEntry::metadata is fstatat(AT_SYMLINK_NOFOLLOW) on the open
         // directory: an lstat without building the path again.
         match item.metadata() {
             Ok(md) => entries.push(RawEntry {
                 size: md.size(),
                 blocks: md.blocks(),
-                mtime_ns: mtime_ns(&md),
+                mtime_ns: ns(md.mtime(), md.mtime_nsec()),
                 ino: md.ino(),
                 is_symlink: md.file_type().is_symlink(),
+                stem_len,
                 name: file_name,
             }),
             // Removed between readdir and lstat (a build or another
@@ -189,9 +201,15 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             }
         }
     }
+    // Sorted so that an object's entries are adjacent (the writer, which
+    // is the serial part, only has to cut the list at stem changes).
+    entries.sort_unstable_by(|a, b| {
+        let (sa, sb) = (&a.name[..a.stem_len], &b.name[..b.stem_len]);
+        sa.cmp(sb).then_with(|| a.name.cmp(&b.name))
+    });
     let _ = ctx.tx.send(Event::Listed {
         rel,
-        mtime_ns: mtime,
+        stamp,
         entries,
     });
 }

@@ -1,0 +1,747 @@
+//! Safety rules that hold for every policy (SSTATE.md sections 2 and 5):
+//! entries re-checked before unlinking, non-entries never touched, nothing
+//! outside the cache removed, unreadable dirs and bad indexes handled.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn obj<'a>(
+    pn: &'a str,
+    seed: u64,
+    task: &'a str,
+    exts: &'a [&'a str],
+    mtime: i64,
+) -> ObjectSpec<'a> {
+    ObjectSpec {
+        pn,
+        unihash: unihash(seed),
+        task,
+        exts,
+        mtime,
+        ..Default::default()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Re-check before unlink: a build uses a file while the prompt waits
+
+/// Two old duplicates (4 files selected) and the newest object.
+struct Race {
+    cache: Cache,
+    old_a: Vec<String>,
+    kept: Vec<String>,
+}
+
+fn race_cache() -> Race {
+    let cache = Cache::new();
+    let old_a = cache.object(obj("busybox", 1, "populate_sysroot", ARCHIVE_SIGINFO, BASE));
+    cache.object(obj(
+        "busybox",
+        2,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 10,
+    ));
+    let kept = cache.object(obj(
+        "busybox",
+        3,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    Race { cache, old_a, kept }
+}
+
+/// Start `-d`, wait for the prompt, run `meddle`, answer y; check that
+/// everything selected except `survivor` is gone and return the last line.
+fn race(r: &Race, meddle: impl FnOnce(&Path), survivor: Option<&str>) -> String {
+    let mut child = r.cache.spawn(&["-d"]);
+    let before = child.wait_for_prompt();
+    assert_eq!(before, vec![summary(4, 6)]);
+    let target = &r.old_a[0]; // the archive of old_a
+    meddle(&r.cache.path(target));
+    let run = child.answer("y\n");
+    run.expect_code(0);
+    let lines = run.stdout_lines();
+    assert_eq!(lines.len(), 1, "one line after the prompt: {}", run.stdout);
+    let mut expect: Vec<String> = r.kept.clone();
+    if let Some(s) = survivor {
+        expect.push(s.to_string());
+    }
+    expect.sort();
+    assert_eq!(r.cache.files(), expect);
+    let outcome = r.cache.index_query(&format!(
+        "SELECT outcome FROM removal WHERE path = '{target}'"
+    ));
+    let others = r.cache.index_query(&format!(
+        "SELECT count(*) FROM removal WHERE path <> '{target}' AND outcome = 'removed'"
+    ));
+    assert_eq!(others, vec![vec!["3".to_string()]]);
+    format!("{}|{}", lines[0], outcome[0][0])
+}
+
+#[test]
+fn file_touched_while_the_prompt_waits_is_kept() {
+    let r = race_cache();
+    let target = r.old_a[0].clone();
+    assert!(target.ends_with(".tar.zst"));
+    let out = race(&r, |p| set_mtime(p, BASE + 5000), Some(&target));
+    let (line, outcome) = out.split_once('|').expect("two parts");
+    assert_removed_line(line, 3, 1, 0, 0);
+    assert!(
+        line.contains("skipped 1 (changed since indexed: 1"),
+        "{line}"
+    );
+    assert_eq!(outcome, "skipped:changed");
+}
+
+#[test]
+fn file_rewritten_while_the_prompt_waits_is_kept() {
+    let r = race_cache();
+    let target = r.old_a[0].clone();
+    // Different size, same mtime and inode: the size alone must tell.
+    let out = race(
+        &r,
+        |p| {
+            fs::write(p, b"a much longer archive written by a build meanwhile")
+                .expect("rewriting an archive");
+            set_mtime(p, BASE);
+        },
+        Some(&target),
+    );
+    let (line, outcome) = out.split_once('|').expect("two parts");
+    assert_removed_line(line, 3, 1, 0, 0);
+    assert_eq!(outcome, "skipped:changed");
+}
+
+#[test]
+fn file_replaced_by_another_inode_while_the_prompt_waits_is_kept() {
+    let r = race_cache();
+    let target = r.old_a[0].clone();
+    // Same content, size and mtime, new inode (written and renamed in
+    // place, as sstate.bbclass does): the inode alone must tell.
+    let out = race(
+        &r,
+        |p| {
+            let content = fs::read(p).expect("reading the archive");
+            let tmp = p.with_file_name("replacement.tmp");
+            fs::write(&tmp, content).expect("writing a replacement");
+            set_mtime(&tmp, BASE);
+            fs::rename(&tmp, p).expect("renaming the replacement in place");
+        },
+        Some(&target),
+    );
+    let (line, outcome) = out.split_once('|').expect("two parts");
+    assert_removed_line(line, 3, 1, 0, 0);
+    assert_eq!(outcome, "skipped:changed");
+}
+
+#[test]
+fn file_deleted_while_the_prompt_waits_is_reported_as_gone() {
+    let r = race_cache();
+    let out = race(
+        &r,
+        |p| fs::remove_file(p).expect("deleting an archive"),
+        None,
+    );
+    let (line, outcome) = out.split_once('|').expect("two parts");
+    assert_removed_line(line, 3, 0, 1, 0);
+    assert!(
+        line.contains("skipped 1 (changed since indexed: 0, already gone: 1)"),
+        "{line}"
+    );
+    assert_eq!(outcome, "skipped:gone");
+}
+
+// ---------------------------------------------------------------------------
+// Non-entries are never touched
+
+/// A cache where every parsed object but `kept` is selected by both
+/// `-d --remove-orphans` and `--stamps-dir S --remove-orphans` (S naming
+/// only `kept`), with non-entries beside the selected objects. Returns the
+/// cache, the stamps dir, the kept entries and the non-entries.
+fn cache_with_non_entries() -> (Cache, std::path::PathBuf, Vec<String>, Vec<String>) {
+    let cache = Cache::new();
+    let kept = cache.object(obj(
+        "busybox",
+        10,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    let old_spec = obj("busybox", 11, "populate_sysroot", ARCHIVE_SIGINFO_SIG, BASE);
+    let old = cache.object(old_spec.clone());
+    let orphan_spec = obj("busybox", 12, "configure", SIGINFO_ONLY, BASE);
+    let orphan = cache.object(orphan_spec.clone());
+    assert_eq!(old.len() + orphan.len(), 4);
+
+    let mut non_entries = Vec::new();
+    for spec in [&old_spec, &orphan_spec] {
+        let dir = spec.rel_dir();
+        let stem = spec.stem();
+        for name in [
+            // NamedTemporaryFile(prefix=name) of a build in progress.
+            format!("{stem}.tar.zstAbC12x9q"),
+            format!("{stem}.tar.zst.siginfo_k2p9qa7z"),
+            // Lock files.
+            format!("{stem}.tar.zst.lock"),
+            format!("{stem}.tar.zst.siginfo.lock"),
+            // Unknown extension, wrong case, bad hash.
+            format!("{stem}.tar.gz"),
+            format!("S{}", &stem[1..]),
+            stem.replace(&spec.unihash, &spec.unihash.to_uppercase()) + ".tar.zst",
+            "README".to_string(),
+            "notes.txt".to_string(),
+            "sstate:foo".to_string(),
+            "sstate:foo.tar.zst".to_string(),
+        ] {
+            let rel = format!("{dir}/{name}");
+            cache.file(&rel, b"not an entry");
+            non_entries.push(rel);
+        }
+        let link = format!("{dir}/latest-{}", &spec.unihash[..8]);
+        cache.symlink(&link, Path::new("/nonexistent/sstate-mirror/file"), BASE);
+        non_entries.push(link);
+    }
+    for rel in [
+        "README",
+        "sstate-cache.lock",
+        "sstate:foo",
+        "universal/README",
+    ] {
+        cache.file(rel, b"top level");
+        non_entries.push(rel.to_string());
+    }
+    let stamps = cache.stamps(
+        "stamps",
+        &[format!(
+            "core2-64-poky-linux/busybox/1.36.1-r0.do_populate_sysroot_setscene.{}",
+            unihash(10)
+        )],
+    );
+    (cache, stamps, kept, non_entries)
+}
+
+#[test]
+fn non_entries_survive_duplicates_and_orphans() {
+    let (cache, _, kept, non_entries) = cache_with_non_entries();
+    let run = cache.run(&["-d", "--remove-orphans", "-y"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout_lines()[0], summary(4, 6));
+    assert_eq!(cache.files(), sorted([kept, non_entries]));
+}
+
+#[test]
+fn non_entries_survive_stamps_and_orphans() {
+    let (cache, stamps, kept, non_entries) = cache_with_non_entries();
+    let s = stamps.to_str().expect("UTF-8");
+    let run = cache.run(&["--stamps-dir", s, "--remove-orphans", "-y"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout_lines()[0], summary(4, 6));
+    assert_eq!(cache.files(), sorted([kept, non_entries]));
+}
+
+// ---------------------------------------------------------------------------
+// Symlinks: the entry goes, never its target outside the cache
+
+#[test]
+fn selected_symlink_entry_is_removed_but_not_its_target() {
+    let cache = Cache::new();
+    let spec = obj("busybox", 20, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
+    let archive_rel = spec.rel_path(".tar.zst");
+    // The file in a local file:// mirror, outside the cache, recently used.
+    let mirror = cache.outside(&format!("mirror/{archive_rel}"));
+    fs::create_dir_all(mirror.parent().expect("has a parent")).expect("creating the mirror dir");
+    fs::write(&mirror, b"the mirror's archive").expect("writing the mirror file");
+    set_mtime(&mirror, BASE + 1000);
+    let link = cache.symlink(&archive_rel, &mirror, BASE);
+    let siginfo = cache.object(ObjectSpec {
+        exts: &[".tar.zst.siginfo"],
+        ..spec.clone()
+    });
+    let kept = cache.object(obj(
+        "busybox",
+        21,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+
+    let run = cache.run(&["-d", "-D", "-n"]);
+    let mut listed: Vec<String> = sorted([siginfo, vec![archive_rel.clone()]])
+        .iter()
+        .map(|r| cache.path(r).display().to_string())
+        .collect();
+    listed.push(summary(2, 4));
+    assert_eq!(run.stdout_lines(), listed);
+    let rows = cache.index_query(&format!(
+        "SELECT is_symlink, kind, mtime FROM entries WHERE path = '{archive_rel}'"
+    ));
+    assert_eq!(
+        rows,
+        vec![vec![
+            "1".to_string(),
+            "archive".to_string(),
+            BASE.to_string()
+        ]]
+    );
+
+    let run = cache.run(&["-d", "-y"]);
+    run.expect_code(0);
+    assert_removed_line(run.stdout_lines()[1], 2, 0, 0, 0);
+    assert!(
+        fs::symlink_metadata(&link).is_err(),
+        "the symlink is removed"
+    );
+    assert_eq!(
+        fs::read(&mirror).expect("the mirror file is still there"),
+        b"the mirror's archive"
+    );
+    let md = fs::metadata(&mirror).expect("stat of the mirror file");
+    assert_eq!(
+        filetime::FileTime::from_last_modification_time(&md).unix_seconds(),
+        BASE + 1000
+    );
+    assert_eq!(cache.files(), sorted([kept]));
+}
+
+#[test]
+fn symlinked_directory_is_never_followed() {
+    let cache = Cache::new();
+    let kept = cache.object(obj(
+        "busybox",
+        22,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    // Another cache elsewhere, reachable from this one through a dir symlink:
+    // an older duplicate and an orphan that -d --remove-orphans would take.
+    let elsewhere = Cache::new();
+    let outside = sorted([
+        elsewhere.object(obj(
+            "busybox",
+            23,
+            "populate_sysroot",
+            ARCHIVE_SIGINFO,
+            BASE,
+        )),
+        elsewhere.object(obj("busybox", 24, "configure", SIGINFO_ONLY, BASE)),
+    ]);
+    let link = cache.symlink("other-cache", &elsewhere.dir, BASE);
+    // And a symlink to one of its HH/hh dirs inside one of ours.
+    let dir_of = |seed| {
+        ObjectSpec {
+            unihash: unihash(seed),
+            ..Default::default()
+        }
+        .rel_dir()
+    };
+    cache.symlink(
+        &format!("{}/linked-hh", dir_of(22)),
+        &elsewhere.dir.join(dir_of(23)),
+        BASE,
+    );
+
+    let run = cache.run(&["-d", "--remove-orphans", "-y"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout_lines()[0], summary(0, 2));
+    assert!(fs::symlink_metadata(&link).is_ok());
+    assert_eq!(elsewhere.files(), outside);
+    assert_eq!(cache.files().len(), kept.len() + 2);
+}
+
+// ---------------------------------------------------------------------------
+// Unreadable dirs
+
+/// Restores a dir's permissions when dropped, so the temp dir can go.
+struct Restore<'a>(&'a Path);
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        let _ = fs::set_permissions(self.0, fs::Permissions::from_mode(0o755));
+    }
+}
+
+/// Whether file permissions keep this process out (false as root).
+fn permissions_enforced(cache: &Cache) -> bool {
+    let probe = cache.outside("probe");
+    fs::create_dir(&probe).expect("creating a probe dir");
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o000)).expect("chmod 000 the probe");
+    let readable_anyway = fs::read_dir(&probe).is_ok();
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o755)).expect("chmod back the probe");
+    fs::remove_dir(&probe).expect("removing the probe dir");
+    !readable_anyway
+}
+
+#[test]
+fn unreadable_subdirectory_warns_and_its_files_survive() {
+    let cache = Cache::new();
+    if !permissions_enforced(&cache) {
+        eprintln!("skipping: chmod 000 does not keep this user (root?) out of a dir");
+        return;
+    }
+
+    let hidden_spec = obj("busybox", 30, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
+    let hidden = cache.object(hidden_spec.clone());
+    let newest = cache.object(obj(
+        "busybox",
+        31,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    let dup = cache.object(obj("zlib", 32, "package", ARCHIVE_SIGINFO, BASE));
+    let zlib = cache.object(obj("zlib", 33, "package", ARCHIVE_SIGINFO, BASE + 100));
+    let dir = cache.path(&hidden_spec.rel_dir());
+    for other in [&newest, &dup, &zlib] {
+        assert!(
+            !other[0].starts_with(&hidden_spec.rel_dir()),
+            "test seeds must give distinct HH/hh dirs"
+        );
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o000)).expect("chmod 000");
+    let guard = Restore(&dir);
+
+    let run = cache.run(&["-d", "-y"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&hidden_spec.rel_dir()),
+        "names the dir: {}",
+        run.stderr
+    );
+    let lines = run.stdout_lines();
+    assert_eq!(lines[0], summary(2, 6));
+    assert_removed_line(lines[1], 2, 0, 0, 0);
+
+    drop(guard);
+    assert_eq!(cache.files(), sorted([hidden, newest, zlib]));
+}
+
+#[test]
+fn failed_unlink_is_reported_and_exits_1() {
+    let cache = Cache::new();
+    if !permissions_enforced(&cache) {
+        eprintln!("skipping: a read-only dir does not stop this user (root?) from unlinking");
+        return;
+    }
+    let stuck_spec = obj("busybox", 35, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
+    let stuck = cache.object(stuck_spec.clone());
+    let newest = cache.object(obj(
+        "busybox",
+        36,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    assert!(!newest[0].starts_with(&stuck_spec.rel_dir()));
+    let dir = cache.path(&stuck_spec.rel_dir());
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).expect("chmod 555");
+    let guard = Restore(&dir);
+
+    let run = cache.run(&["-d", "-y"]);
+    run.expect_code(1);
+    let lines = run.stdout_lines();
+    assert_eq!(lines[0], summary(2, 4));
+    assert_removed_line(lines[1], 0, 0, 0, 2);
+    for rel in &stuck {
+        assert!(
+            run.stderr
+                .contains(&format!("could not remove {}", cache.path(rel).display())),
+            "{}",
+            run.stderr
+        );
+    }
+    drop(guard);
+    assert_eq!(cache.files(), sorted([stuck, newest]));
+    let outcomes = cache.index_query("SELECT outcome FROM removal");
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes.iter().all(|o| o[0].starts_with("failed:")),
+        "{outcomes:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Bad indexes
+
+fn aside_files(cache: &Cache) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(cache.root())
+        .expect("listing the temp dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("index.sqlite.corrupt"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn two_duplicates() -> (Cache, Vec<String>) {
+    let cache = Cache::new();
+    let old = cache.object(obj(
+        "busybox",
+        40,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE,
+    ));
+    cache.object(obj(
+        "busybox",
+        41,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    (cache, old)
+}
+
+#[test]
+fn garbage_index_is_moved_aside_and_rebuilt() {
+    let (cache, old) = two_duplicates();
+    let garbage = b"this is not an SQLite database\n".repeat(200);
+    fs::write(&cache.index, &garbage).expect("writing a garbage index");
+
+    let run = cache.run(&["-d", "-D", "-n"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&cache.index.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    let aside = aside_files(&cache);
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(aside[0].starts_with("index.sqlite.corrupt-"), "{aside:?}");
+    assert_eq!(
+        fs::read(cache.root().join(&aside[0])).expect("reading the aside file"),
+        garbage
+    );
+    let mut expect: Vec<String> = old
+        .iter()
+        .map(|r| cache.path(r).display().to_string())
+        .collect();
+    expect.push(summary(2, 4));
+    assert_eq!(run.stdout_lines(), expect);
+
+    // The rebuilt index is sound: the next run is quiet and agrees.
+    let again = cache.run(&["-d", "-D", "-n"]);
+    again.expect_code(0);
+    assert_eq!(again.stdout, run.stdout);
+    assert!(!again.stderr.contains("warning"), "{}", again.stderr);
+    assert_eq!(
+        cache.index_query("SELECT count(*) FROM scan"),
+        vec![vec!["2".to_string()]]
+    );
+}
+
+#[test]
+fn index_damaged_inside_is_moved_aside_and_rebuilt() {
+    let (cache, old) = two_duplicates();
+    cache.run(&["-d", "-n"]).expect_code(0);
+    // Overwrite the root page of the `dir` table: the header, sqlite_master
+    // and `meta` stay sound, so the damage shows only once the scan reads.
+    let rows = cache.index_query(
+        "SELECT (SELECT rootpage FROM sqlite_master WHERE name = 'dir'), (SELECT page_size FROM pragma_page_size)",
+    );
+    let page: u64 = rows[0][0].parse().expect("a page number");
+    let size: u64 = rows[0][1].parse().expect("a page size");
+    let mut bytes = fs::read(&cache.index).expect("reading the index");
+    let start = ((page - 1) * size) as usize;
+    bytes[start..start + size as usize].fill(0xff);
+    fs::write(&cache.index, &bytes).expect("damaging the index");
+
+    let run = cache.run(&["-d", "-D", "-n"]);
+    run.expect_code(0);
+    let mut expect: Vec<String> = old
+        .iter()
+        .map(|r| cache.path(r).display().to_string())
+        .collect();
+    expect.push(summary(2, 4));
+    assert_eq!(run.stdout_lines(), expect, "stderr: {}", run.stderr);
+    assert!(run.stderr.contains("warning"), "{}", run.stderr);
+    let aside = aside_files(&cache);
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(
+        aside[0].starts_with("index.sqlite.corrupt-"),
+        "moved aside as *.corrupt-* like any other corrupt index, got {aside:?}"
+    );
+}
+
+#[test]
+fn index_of_another_cache_is_refused_and_nothing_is_removed() {
+    let (a, _) = two_duplicates();
+    let (b, _) = two_duplicates();
+    a.run(&["-d", "-n"]).expect_code(0);
+    let index_bytes = fs::read(&a.index).expect("reading index A");
+    let before = b.files();
+    let run = b.run_raw(
+        &[
+            "--cache-dir",
+            b.dir.to_str().expect("UTF-8"),
+            "--index",
+            a.index.to_str().expect("UTF-8"),
+            "-d",
+            "-y",
+        ],
+        None,
+    );
+    run.expect_code(1);
+    let ca = fs::canonicalize(&a.dir).expect("canonical A");
+    let cb = fs::canonicalize(&b.dir).expect("canonical B");
+    assert!(
+        run.stderr.contains(&ca.display().to_string())
+            && run.stderr.contains(&cb.display().to_string()),
+        "names both caches: {}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("will be removed"), "{}", run.stdout);
+    assert_eq!(b.files(), before);
+    assert_eq!(
+        fs::read(&a.index).expect("reading index A"),
+        index_bytes,
+        "index A untouched"
+    );
+    // And A still works with it.
+    a.run(&["-d", "-n"]).expect_code(0);
+}
+
+fn foreign_db(path: &Path, wal: bool) -> Vec<u8> {
+    {
+        let conn = rusqlite::Connection::open(path).expect("creating a foreign DB");
+        if wal {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .expect("switching to WAL");
+            assert_eq!(mode, "wal");
+        }
+        conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2);")
+            .expect("filling a foreign DB");
+    }
+    fs::read(path).expect("reading the foreign DB")
+}
+
+fn check_foreign_refused(wal: bool) {
+    let (cache, _) = two_duplicates();
+    let original = foreign_db(&cache.index, wal);
+    let siblings = |c: &Cache| {
+        let mut v: Vec<String> = fs::read_dir(c.root())
+            .expect("listing the temp dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let listing = siblings(&cache);
+    let before = cache.files();
+    let run = cache.run(&["-d", "-y"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("not an sstate-cache-management index"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(cache.files(), before);
+    assert_eq!(
+        siblings(&cache),
+        listing,
+        "no file moved or created beside it"
+    );
+    assert!(
+        fs::read(&cache.index).expect("reading the foreign DB") == original,
+        "the foreign DB's bytes changed (wal = {wal})"
+    );
+}
+
+#[test]
+fn foreign_sqlite_database_is_refused_and_left_unchanged() {
+    check_foreign_refused(false);
+}
+
+#[test]
+fn foreign_sqlite_database_in_wal_mode_is_refused_and_left_unchanged() {
+    check_foreign_refused(true);
+}
+
+// ---------------------------------------------------------------------------
+// Parallelism does not change the plan
+
+#[test]
+fn one_and_sixteen_jobs_give_the_same_plan() {
+    let cache = Cache::new();
+    let tasks = [
+        "populate_sysroot",
+        "package",
+        "package_write_ipk",
+        "deploy_source_date_epoch",
+    ];
+    let names: Vec<String> = (0..50).map(|g| format!("recipe{g}")).collect();
+    let variants: [&[&str]; 3] = [ARCHIVE_SIGINFO_SIG, SIGINFO_ONLY, &[".tar.zst.sig"]];
+    let mut selected = Vec::new();
+    let mut kept = Vec::new();
+    for (g, pn) in names.iter().enumerate() {
+        for i in 0..4u64 {
+            let seed = 1000 + g as u64 * 4 + i;
+            let spec = ObjectSpec {
+                extrapath: if g % 5 == 0 { "universal" } else { "" },
+                exts: if i == 3 {
+                    ARCHIVE_SIGINFO
+                } else {
+                    variants[(g + i as usize) % 3]
+                },
+                ..obj(pn, seed, tasks[g % 4], &[], BASE + i as i64 * 10)
+            };
+            let rels = cache.object(spec);
+            let list = if i == 3 { &mut kept } else { &mut selected };
+            list.extend(rels);
+        }
+    }
+    let selected = sorted([selected]);
+    let total = cache.files().len();
+    assert_eq!(total, 350);
+
+    let dir = cache.dir.to_str().expect("UTF-8");
+    let mut outputs = Vec::new();
+    for (jobs, index) in [("1", "index-j1.sqlite"), ("16", "index-j16.sqlite")] {
+        let index = cache.outside(index);
+        let run = cache.run_raw(
+            &[
+                "--cache-dir",
+                dir,
+                "--index",
+                index.to_str().expect("UTF-8"),
+                "-j",
+                jobs,
+                "-d",
+                "--remove-orphans",
+                "-D",
+                "-n",
+            ],
+            None,
+        );
+        run.expect_code(0);
+        outputs.push(run.stdout);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let mut expect: Vec<String> = selected
+        .iter()
+        .map(|r| cache.path(r).display().to_string())
+        .collect();
+    expect.sort();
+    expect.push(summary(selected.len(), total));
+    let mut got: Vec<String> = outputs[0].lines().map(str::to_string).collect();
+    let last = got.pop().expect("summary");
+    got.sort();
+    got.push(last);
+    assert_eq!(got, expect);
+
+    let run = cache.run(&["-j", "16", "-d", "--remove-orphans", "-y"]);
+    run.expect_code(0);
+    assert_removed_line(run.stdout_lines()[1], selected.len(), 0, 0, 0);
+    assert_eq!(cache.files(), sorted([kept]));
+}
