@@ -53,7 +53,8 @@ CREATE TABLE object (
     disk_bytes       INTEGER NOT NULL  -- bytes on disk (st_blocks * 512)
 );
 CREATE INDEX object_dir ON object(dir_id);
-CREATE INDEX object_group ON object(group_id, archive_mtime_ns, last_used_ns);
+-- Covers the policy queries and the totals: they never read the wide rows.
+CREATE INDEX object_group ON object(group_id, archive_mtime_ns, last_used_ns, n_entries, size, disk_bytes);
 
 -- An entry: one file (or symlink) whose name parses, with its lstat.
 CREATE TABLE entry (

@@ -66,6 +66,9 @@ pub struct Name<'a> {
 }
 
 /// Parse a file name; `None` means "not an sstate entry".
+///
+/// Hot path (once per file in the walk, once more in the writer): one pass
+/// over the bytes to find the seven separators, no allocation.
 pub fn parse(name: &str) -> Option<Name<'_>> {
     let body = name.strip_prefix(PREFIX)?;
     let (ext, kind) = EXTENSIONS
@@ -75,15 +78,41 @@ pub fn parse(name: &str) -> Option<Name<'_>> {
     let stem = &name[..name.len() - ext.len()];
     let fields = &body[..body.len() - ext.len()];
 
-    let mut it = fields.splitn(7, ':');
-    let pn = it.next()?;
-    let pkgtarget = it.next()?;
-    let pv = it.next()?;
-    let pr = it.next()?;
-    let pkgarch = it.next()?;
-    let ssver = it.next()?;
-    let hash_task = it.next()?;
-    if pn.is_empty() || hash_task.contains(':') {
+    // Positions of the six ':' between PN..SSVER and UNIHASH_TASK; a
+    // seventh ':' means a malformed name.
+    let mut colons = [0usize; 6];
+    let mut n = 0;
+    for (i, b) in fields.bytes().enumerate() {
+        if b == b':' {
+            if n == colons.len() {
+                return None;
+            }
+            colons[n] = i;
+            n += 1;
+        }
+    }
+    if n != colons.len() {
+        return None;
+    }
+    let field = |k: usize| {
+        let start = if k == 0 { 0 } else { colons[k - 1] + 1 };
+        let end = if k == colons.len() {
+            fields.len()
+        } else {
+            colons[k]
+        };
+        &fields[start..end]
+    };
+    let (pn, pkgtarget, pv, pr, pkgarch, ssver, hash_task) = (
+        field(0),
+        field(1),
+        field(2),
+        field(3),
+        field(4),
+        field(5),
+        field(6),
+    );
+    if pn.is_empty() {
         return None;
     }
     let (unihash, task) = hash_task.split_once('_')?;

@@ -354,6 +354,15 @@ impl Index {
         totals(&self.conn)
     }
 
+    /// The number of entries indexed (cheap: SQLite counts the smallest
+    /// index).
+    pub fn entry_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM entry", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .context("counting indexed entries")
+    }
+
     /// The number of scans recorded so far.
     pub fn scan_count(&self) -> Result<u64> {
         self.conn
@@ -372,11 +381,11 @@ pub struct Totals {
     pub size: u64,
 }
 
-/// What the index holds, counted from the entry rows (small, fixed-size
-/// rows: much cheaper to scan than the objects with their name stems).
+/// What the index holds, from the object aggregates (answered from the
+/// covering index `object_group`, never the wide rows).
 pub fn totals(conn: &Connection) -> Result<Totals> {
     conn.query_row(
-        "SELECT (SELECT count(*) FROM object), count(*), coalesce(sum(blocks), 0) * 512, coalesce(sum(size), 0) FROM entry",
+        "SELECT count(*), coalesce(sum(n_entries), 0), coalesce(sum(disk_bytes), 0), coalesce(sum(size), 0) FROM object",
         [],
         |r| {
             Ok(Totals {

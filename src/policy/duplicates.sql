@@ -10,7 +10,7 @@ WITH newest AS (
     FROM object
     GROUP BY group_id
 )
-SELECT o.id
+SELECT o.id, o.n_entries, o.disk_bytes
 FROM object o
 JOIN newest n ON n.group_id = o.group_id
 JOIN grp g    ON g.id = o.group_id

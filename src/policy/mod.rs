@@ -87,25 +87,16 @@ impl Plan {
     }
 }
 
-/// Run the policies over the index: returns what each selected on its own
-/// and leaves the union in `temp.selected`. Nothing is written to the index
-/// except temp tables of this connection.
-pub fn select(index: &Index, policies: &[Policy]) -> Result<Vec<PolicySummary>> {
+/// Load what a policy needs beyond the index (the stamp hashes) into temp
+/// tables of this connection. Nothing else is written.
+fn prepare(index: &Index, policies: &[Policy]) -> Result<()> {
     let conn = &index.conn;
-    conn.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS selected(object_id INTEGER PRIMARY KEY);
-         DELETE FROM temp.selected;
-         CREATE TEMP TABLE IF NOT EXISTS hit(object_id INTEGER PRIMARY KEY);
-         CREATE TEMP TABLE IF NOT EXISTS stamp_hash(hash TEXT PRIMARY KEY);",
-    )
-    .context("preparing temp tables for the policies")?;
-    let mut summaries = Vec::new();
     for policy in policies {
-        conn.execute("DELETE FROM temp.hit", [])
-            .context("clearing policy results")?;
         if let Policy::Stamps(hashes) = policy {
-            conn.execute("DELETE FROM temp.stamp_hash", [])
-                .context("clearing stamp hashes")?;
+            conn.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS stamp_hash(hash TEXT PRIMARY KEY); DELETE FROM temp.stamp_hash;",
+            )
+            .context("preparing the stamp hash table")?;
             let mut ins = conn
                 .prepare("INSERT OR IGNORE INTO temp.stamp_hash(hash) VALUES (?1)")
                 .context("preparing stamp hash insert")?;
@@ -113,38 +104,47 @@ pub fn select(index: &Index, policies: &[Policy]) -> Result<Vec<PolicySummary>> 
                 ins.execute([h]).context("loading stamp hashes")?;
             }
         }
-        conn.execute(
-            &format!("INSERT OR IGNORE INTO temp.hit(object_id) {}", policy.sql()),
-            [],
-        )
-        .with_context(|| format!("running the {} policy query", policy.name()))?;
-        let (objects, files, disk_bytes) = conn
-            .query_row(
-                "SELECT count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)
-                 FROM temp.hit h JOIN object o ON o.id = h.object_id",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)? as u64,
-                        r.get::<_, i64>(1)? as u64,
-                        r.get::<_, i64>(2)? as u64,
-                    ))
-                },
-            )
-            .with_context(|| format!("summing the {} policy", policy.name()))?;
-        summaries.push(PolicySummary {
-            policy: policy.name(),
-            objects,
-            files,
-            disk_bytes,
-        });
-        conn.execute(
-            "INSERT OR IGNORE INTO temp.selected SELECT object_id FROM temp.hit",
-            [],
-        )
-        .context("merging policy results")?;
     }
-    Ok(summaries)
+    Ok(())
+}
+
+/// Objects, files and bytes of the objects a query selects; the query
+/// yields (id, n_entries, disk_bytes), one row per object.
+fn count(index: &Index, selection: &str, what: &str) -> Result<(u64, u64, u64)> {
+    index
+        .conn
+        .query_row(
+            &format!("SELECT count(*), coalesce(sum(n_entries), 0), coalesce(sum(disk_bytes), 0) FROM ({selection})"),
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)),
+        )
+        .with_context(|| format!("running the {what} query"))
+}
+
+/// The union of the policies' selections, as one SQL query.
+fn union_sql(policies: &[Policy]) -> String {
+    policies
+        .iter()
+        .map(|p| format!("SELECT * FROM ({})", p.sql()))
+        .collect::<Vec<_>>()
+        .join(" UNION ")
+}
+
+/// What each policy selects on its own.
+pub fn select(index: &Index, policies: &[Policy]) -> Result<Vec<PolicySummary>> {
+    prepare(index, policies)?;
+    policies
+        .iter()
+        .map(|p| {
+            let (objects, files, disk_bytes) = count(index, p.sql(), p.name())?;
+            Ok(PolicySummary {
+                policy: p.name(),
+                objects,
+                files,
+                disk_bytes,
+            })
+        })
+        .collect()
 }
 
 /// Run the policies and build the plan; with `with_entries`, also every
@@ -165,36 +165,27 @@ fn plan_in_transaction(index: &Index, policies: &[Policy], with_entries: bool) -
     let conn = &index.conn;
     let mut plan = Plan {
         policies: select(index, policies)?,
-        total_entries: index.totals()?.entries,
+        total_entries: index.entry_count()?,
         ..Plan::default()
     };
-    (plan.objects, plan.files, plan.disk_bytes) = conn
-        .query_row(
-            "SELECT count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)
-             FROM temp.selected s JOIN object o ON o.id = s.object_id",
-            [],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get::<_, i64>(2)? as u64,
-                ))
-            },
-        )
-        .context("counting selected objects")?;
+    let union = union_sql(policies);
+    (plan.objects, plan.files, plan.disk_bytes) = match plan.policies.as_slice() {
+        [only] => (only.objects, only.files, only.disk_bytes),
+        _ => count(index, &union, "union of the policies")?,
+    };
     if !with_entries {
         return Ok(plan);
     }
     let mut stmt = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT e.id, o.id, CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
                     e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
-             FROM temp.selected s
-             JOIN object o ON o.id = s.object_id
+             FROM ({union}) s
+             JOIN object o ON o.id = s.id
              JOIN dir d    ON d.id = o.dir_id
              JOIN entry e  ON e.object_id = o.id
-             ORDER BY o.id",
-        )
+             ORDER BY o.id"
+        ))
         .context("preparing the plan query")?;
     let rows = stmt
         .query_map([], |r| {

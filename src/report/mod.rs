@@ -132,10 +132,7 @@ pub fn build(index: &Index, stamps: Option<Policy>, now_ns: i64) -> Result<Repor
     ));
     let mut policies = vec![Policy::Duplicates, Policy::Orphans];
     policies.extend(stamps);
-    let reclaim = policies
-        .iter()
-        .map(|p| policy::select(index, std::slice::from_ref(p)).map(|mut s| s.remove(0)))
-        .collect::<Result<Vec<_>>>()?;
+    let reclaim = policy::select(index, &policies)?;
     Ok(Report {
         groups,
         objects,
