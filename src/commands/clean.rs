@@ -11,6 +11,7 @@ use sstate_cache_management::remove::{self, Outcome, RemovalTotals};
 use sstate_cache_management::units::human_bytes;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// A resolved cleanup request.
 pub struct CleanConfig {
@@ -56,7 +57,9 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     // Entries are needed to list paths (-D) or to remove; a plain dry run
     // needs only the counts.
     let with_entries = cfg.debug >= 1 || !cfg.dry_run;
+    let t_plan = Instant::now();
     let plan = policy::plan(&index, &policies, with_entries)?;
+    let plan_ms = t_plan.elapsed().as_millis() as u64;
     if verbose {
         for p in &plan.policies {
             eprintln!(
@@ -104,6 +107,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         matches!(answer.trim_end_matches(['\n', '\r']), "y" | "Y")
     };
 
+    let mut remove_ms = 0;
     let (outcomes, totals) = if confirmed && !plan.entries.is_empty() {
         if verbose {
             eprintln!(
@@ -112,12 +116,15 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
                 cfg.cache.jobs
             );
         }
+        let t_remove = Instant::now();
         let outcomes = remove::remove(&cfg.cache.cache_root, &plan.entries, cfg.cache.jobs)?;
+        remove_ms = t_remove.elapsed().as_millis() as u64;
         let totals = remove::totals(&plan.entries, &outcomes);
         (outcomes, totals)
     } else {
         (Vec::new(), RemovalTotals::default())
     };
+    let t_record = Instant::now();
     record_removal(
         &mut index,
         &plan,
@@ -127,6 +134,13 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         confirmed,
     )
     .with_context(|| format!("recording the cleanup in index {}", index.path.display()))?;
+    let record_ms = t_record.elapsed().as_millis() as u64;
+    if verbose {
+        eprintln!(
+            "Timings: scan {} ms, plan {plan_ms} ms, remove {remove_ms} ms, index update {record_ms} ms",
+            scan.duration_ms
+        );
+    }
 
     let failures: Vec<(&str, &str)> = plan
         .entries
@@ -181,6 +195,12 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
                 "files": plan.files,
                 "disk_bytes": plan.disk_bytes,
                 "total_files": plan.total_entries,
+            },
+            "timings_ms": {
+                "scan": scan.duration_ms,
+                "plan": plan_ms,
+                "remove": remove_ms,
+                "index_update": record_ms,
             },
             "result": if confirmed { json!({
                 "removed_files": totals.removed_files,

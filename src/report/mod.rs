@@ -28,6 +28,13 @@ pub fn query(index: &Index, sql: &str) -> Result<Table> {
             "query: only read-only SQL is allowed (SELECT, WITH, EXPLAIN, read-only PRAGMA); the index is opened read-only"
         );
     }
+    let first_word = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    if first_word == "ATTACH" || first_word == "DETACH" {
+        bail!(ATTACH_REFUSED);
+    }
+    if stmt.column_count() == 0 {
+        bail!("query: the statement returns no columns (BEGIN, SAVEPOINT, ...); give a SELECT");
+    }
     let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
     let n = columns.len();
     let rows = stmt

@@ -575,3 +575,84 @@ pub fn without(all: &[String], removed: &[String]) -> Vec<String> {
     left.sort();
     left
 }
+
+// ---------------------------------------------------------------------------
+// Helpers of the index, report and query tests (tests/index.rs,
+// tests/report.rs).
+
+/// A unihash that starts with `prefix` (lowercase hex) and goes on with
+/// [`unihash`]`(seed)`: puts an object into a chosen `HH/hh` dir.
+pub fn unihash_with_prefix(prefix: &str, seed: u64) -> String {
+    assert!(
+        prefix.len() <= 64 && prefix.chars().all(|c| c.is_ascii_hexdigit()),
+        "a unihash prefix is lowercase hex: {prefix}"
+    );
+    format!("{prefix}{}", &unihash(seed)[prefix.len()..])
+}
+
+/// Now, in Unix seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+impl Cache {
+    /// Sorted relative paths of every directory of the cache, `""` for its
+    /// root.
+    pub fn dirs(&self) -> Vec<String> {
+        fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
+            out.push(rel.to_string());
+            for item in fs::read_dir(dir).expect("listing a cache dir") {
+                let item = item.expect("reading a cache dir entry");
+                if item.file_type().expect("file type").is_dir() {
+                    let name = item.file_name().into_string().expect("UTF-8 file name");
+                    let child = if rel.is_empty() {
+                        name
+                    } else {
+                        format!("{rel}/{name}")
+                    };
+                    walk(&item.path(), &child, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.dir, "", &mut out);
+        out.sort();
+        out
+    }
+
+    /// Bytes on disk (`st_blocks * 512`, as `du` counts them) of the
+    /// entries at `rels` (relative to the cache root), by `lstat`.
+    pub fn disk_bytes(&self, rels: &[String]) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        rels.iter()
+            .map(|rel| {
+                fs::symlink_metadata(self.path(rel))
+                    .unwrap_or_else(|e| panic!("lstat {rel}: {e}"))
+                    .blocks()
+                    * 512
+            })
+            .sum()
+    }
+
+    /// Run the subcommand `cmd` (`scan`, `report`, `query`) on this cache
+    /// with its index: `cmd --cache-dir DIR --index INDEX args…`.
+    pub fn sub(&self, cmd: &str, args: &[&str]) -> Run {
+        let mut all = vec![cmd];
+        all.extend(self.args(args));
+        self.run_raw(&all, None)
+    }
+}
+
+/// Expect exit code 0 and parse stdout as one JSON document.
+pub fn stdout_json(run: &Run) -> serde_json::Value {
+    run.expect_code(0);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
+            run.stdout, run.stderr
+        )
+    })
+}

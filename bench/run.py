@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Benchmark sstate-cache-management against the cost floor of a walk.
+
+Generates deterministic caches (examples/gencache, seed 1) of each size and
+measures, in the same run and with the page cache warm:
+
+  floor        find DIR -printf '%s %T@ %p\\n' > /dev/null (list + stat all)
+  cold -d -n   no index yet
+  warm -d -n   index present, nothing changed
+  churn -d -n  after 1% of the objects changed (half removed, half added)
+  full -d -n   warm index, --full-rescan
+  stamps cold / warm   --stamps-dir with and without an index
+  report       warm
+  remove -d -y the real removal, files/s and the index update's share
+
+Every time is the median of --repeat runs; ratios are to the floor measured
+in the same run. Peak memory is the max RSS from /usr/bin/time.
+
+  python3 bench/run.py                      # 100k and 300k objects
+  python3 bench/run.py --sizes 300000 1000000
+  python3 bench/run.py --smoke              # tiny, for the test suite
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, stdin=None, check=True):
+    """Run cmd under /usr/bin/time; return (seconds, peak_kb, stdout)."""
+    timed = ["/usr/bin/time", "-f", "__peak_kb=%M"] + cmd
+    t0 = time.perf_counter()
+    p = subprocess.run(timed, input=stdin, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if check and p.returncode != 0:
+        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+    peak = 0
+    for line in p.stderr.splitlines():
+        if line.startswith("__peak_kb="):
+            peak = int(line.split("=", 1)[1])
+    return dt, peak, p.stdout
+
+
+def find_floor(cache):
+    return run(["sh", "-c", f"find '{cache}' -printf '%s %T@ %p\\n' > /dev/null"])
+
+
+def median_of(n, fn):
+    results = [fn() for _ in range(n)]
+    return (statistics.median(r[0] for r in results), max(r[1] for r in results), results[-1][2])
+
+
+def churn(cache, fraction, rng):
+    """Change `fraction` of the objects: remove half of them (all their
+    files), add as many new objects (archive + siginfo) in new hash dirs."""
+    stems = {}
+    for dirpath, _, files in os.walk(cache):
+        for f in files:
+            if f.startswith("sstate:") and f.endswith(".tar.zst"):
+                stems[os.path.join(dirpath, f[: -len(".tar.zst")])] = True
+    stems = sorted(stems)
+    k = max(2, int(len(stems) * fraction))
+    picked = rng.sample(stems, k)
+    for stem in picked[: k // 2]:
+        for ext in (".tar.zst", ".tar.zst.siginfo", ".tar.zst.sig"):
+            try:
+                os.unlink(stem + ext)
+            except FileNotFoundError:
+                pass
+    for stem in picked[k // 2 :]:
+        name = os.path.basename(stem)
+        head, hash_task = name.rsplit(":", 1)
+        new_hash = "%064x" % rng.getrandbits(256)
+        task = hash_task.split("_", 1)[1]
+        rel = os.path.relpath(os.path.dirname(stem), cache).split(os.sep)
+        extrapath = rel[:-2] if len(rel) >= 2 else []
+        d = os.path.join(cache, *extrapath, new_hash[:2], new_hash[2:4])
+        os.makedirs(d, exist_ok=True)
+        for ext in (".tar.zst", ".tar.zst.siginfo"):
+            with open(os.path.join(d, f"{head}:{new_hash}_{task}{ext}"), "wb") as fh:
+                fh.write(b"x" * 512)
+    return k
+
+
+def bench_size(args, n, work):
+    cache = os.path.join(work, f"cache-{n}")
+    stamps = os.path.join(work, f"stamps-{n}")
+    index = os.path.join(work, f"index-{n}.sqlite")
+    for p in (cache, stamps):
+        shutil.rmtree(p, ignore_errors=True)
+    t0 = time.perf_counter()
+    gen = subprocess.run(
+        [args.gencache, "--objects", str(n), "--seed", "1", "--stamps", stamps, cache],
+        capture_output=True, text=True, check=True)
+    gen_s = time.perf_counter() - t0
+    counts = dict(kv.split("=") for kv in gen.stdout.split())
+    print(f"# {n} objects: generated in {gen_s:.1f} s: {gen.stdout.strip()}", file=sys.stderr)
+
+    tool = [args.bin, "--cache-dir", cache, "--index", index, "-j", str(args.jobs)]
+    rows = {}
+    r = args.repeat
+    find_floor(cache)  # warm the page cache
+    rows["floor"] = median_of(r, lambda: find_floor(cache))
+
+    def cold(extra):
+        def once():
+            if os.path.exists(index):
+                os.unlink(index)
+            return run(tool + extra)
+        return once
+
+    rows["cold -d -n"] = median_of(r, cold(["-d", "-n"]))
+    rows["warm -d -n"] = median_of(r, lambda: run(tool + ["-d", "-n"]))
+    rng = random.Random(1)
+
+    def churned():
+        churn(cache, 0.01, rng)
+        time.sleep(args.settle)  # out of the racy window, as a real cache would be
+        return run(tool + ["-d", "-n"])
+
+    run(tool + ["-d", "-n"])
+    rows["warm -d -n after 1% churn"] = median_of(r, churned)
+    rows["warm -d -n --full-rescan"] = median_of(r, lambda: run(tool + ["-d", "-n", "--full-rescan"]))
+    rows["cold --stamps-dir -n"] = median_of(r, cold(["--stamps-dir", stamps, "-n"]))
+    rows["warm --stamps-dir -n"] = median_of(r, lambda: run(tool + ["--stamps-dir", stamps, "-n"]))
+    report_cmd = [args.bin, "report", "--cache-dir", cache, "--index", index, "-j", str(args.jobs)]
+    rows["report (warm)"] = median_of(r, lambda: run(report_cmd))
+
+    # The real removal, last: it changes the cache.
+    rows["floor (before removal)"] = median_of(r, lambda: find_floor(cache))
+    dt, peak, out = run(tool + ["-d", "-y", "--format", "json"])
+    doc = json.loads(out)
+    removed = doc["result"]["removed_files"]
+    t = doc["timings_ms"]
+    rows["remove -d -y"] = (dt, peak, out)
+    removal = {
+        "files": removed,
+        "files_per_s": removed / max(t["remove"], 1) * 1000,
+        "unlink_ms": t["remove"],
+        "index_update_ms": t["index_update"],
+    }
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(stamps, ignore_errors=True)
+    if os.path.exists(index):
+        os.unlink(index)
+    return {"objects": n, "entries": int(counts["entries"]), "rows": rows, "removal": removal}
+
+
+def table(results):
+    sizes = [res["objects"] for res in results]
+    head = "| step | " + " | ".join(f"{s:,} objects: s / × floor / peak MB" for s in sizes) + " |"
+    out = [head, "|---" * (len(sizes) + 1) + "|"]
+    names = list(results[0]["rows"].keys())
+    for name in names:
+        cells = []
+        for res in results:
+            floor = res["rows"]["floor"][0]
+            dt, peak, _ = res["rows"][name]
+            cells.append(f"{dt:.3f} / {dt / floor:.2f}× / {peak / 1024:.0f}")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out.append("")
+    for res in results:
+        rm = res["removal"]
+        out.append(
+            f"- {res['objects']:,} objects ({res['entries']:,} entries): removal of {rm['files']:,} files "
+            f"at {rm['files_per_s']:,.0f} files/s (unlink {rm['unlink_ms']} ms, index update {rm['index_update_ms']} ms)")
+    if len(results) >= 2:
+        a, b = results[-2], results[-1]
+        ratio = b["rows"]["cold -d -n"][0] / a["rows"]["cold -d -n"][0]
+        mem = b["rows"]["cold -d -n"][1] / max(a["rows"]["cold -d -n"][1], 1)
+        out.append(
+            f"- cold -d -n at {b['objects']:,} vs {a['objects']:,} objects: {ratio:.2f}× the time, "
+            f"{mem:.2f}× the peak memory ({b['objects'] / a['objects']:.2f}× the objects)")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--work", help="where caches are generated (default target/bench)")
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/sstate-cache-management"))
+    ap.add_argument("--gencache", default=os.path.join(ROOT, "target/release/examples/gencache"))
+    ap.add_argument("--no-build", action="store_true", help="use --bin and --gencache as they are")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (for the test suite)")
+    ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--settle", type=float, default=2.1,
+                    help="seconds to wait after churn (the scanner re-lists dirs changed within 2 s)")
+    args = ap.parse_args()
+    if args.smoke:
+        args.sizes, args.repeat, args.settle = [300, 600], 1, 0.0
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "sstate-cache-management",
+                        "--example", "gencache"], cwd=ROOT, check=True)
+    for exe in (args.bin, args.gencache):
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"not executable: {exe}")
+    work = args.work or (tempfile.mkdtemp(prefix="sscm-bench-") if args.smoke else os.path.join(ROOT, "target/bench"))
+    os.makedirs(work, exist_ok=True)
+    print(f"# cores: {os.cpu_count()}, jobs: {args.jobs}, repeat: {args.repeat}, work dir: {work}", file=sys.stderr)
+    results = [bench_size(args, n, work) for n in args.sizes]
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([{k: v for k, v in r.items() if k != "rows"} | {
+                "rows": {name: {"seconds": dt, "peak_kb": pk} for name, (dt, pk, _) in r["rows"].items()}}
+                for r in results], fh, indent=2)
+    if args.smoke:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+//! The benchmark script at a tiny size, so that it does not rot: it must
+//! generate caches, run every measured command successfully and print the
+//! table. (The real benchmark is `python3 bench/run.py`, see BENCHMARKS.md.)
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn benchmark_script_runs_at_a_tiny_size() {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_sstate-cache-management"));
+    // `cargo test` builds the examples next to the binary's directory.
+    let gencache = bin
+        .parent()
+        .expect("binary has a parent dir")
+        .join("examples")
+        .join("gencache");
+    assert!(
+        gencache.exists(),
+        "examples/gencache not built at {}",
+        gencache.display()
+    );
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run.py"))
+        .args(["--smoke", "--no-build", "--bin"])
+        .arg(&bin)
+        .arg("--gencache")
+        .arg(&gencache)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    for step in [
+        "| floor |",
+        "| cold -d -n |",
+        "| warm -d -n |",
+        "| warm -d -n after 1% churn |",
+        "| cold --stamps-dir -n |",
+        "| report (warm) |",
+        "| remove -d -y |",
+    ] {
+        assert!(stdout.contains(step), "missing {step} in:\n{stdout}");
+    }
+    assert!(stdout.contains("files/s"), "no removal rate in:\n{stdout}");
+}
