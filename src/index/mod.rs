@@ -362,14 +362,6 @@ impl Index {
             .map(|n| n as u64)
             .context("counting indexed entries")
     }
-
-    /// The number of scans recorded so far.
-    pub fn scan_count(&self) -> Result<u64> {
-        self.conn
-            .query_row("SELECT count(*) FROM scan", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .context("counting recorded scans")
-    }
 }
 
 /// What the index holds in total.
