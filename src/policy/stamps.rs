@@ -44,35 +44,81 @@ pub fn collect(dirs: &[PathBuf]) -> Result<StampHashes> {
     Ok(out)
 }
 
+/// Stamps found below one directory.
+#[derive(Default)]
+struct Found {
+    count: usize,
+    hashes: HashSet<String>,
+    warnings: Vec<String>,
+}
+
+impl Found {
+    fn add(&mut self, item: walkdir::Result<walkdir::DirEntry>, top: &Path) -> Option<PathBuf> {
+        let item = match item {
+            Ok(i) => i,
+            Err(e) => {
+                self.warnings
+                    .push(format!("--stamps-dir {}: {e}", top.display()));
+                return None;
+            }
+        };
+        if item.file_type().is_dir() {
+            return Some(item.into_path());
+        }
+        if let Some(h) = item.file_name().to_str().and_then(stamp_hash) {
+            self.count += 1;
+            if !self.hashes.contains(h) {
+                self.hashes.insert(h.to_string());
+            }
+        }
+        None
+    }
+
+    fn merge(mut self, other: Found) -> Found {
+        self.count += other.count;
+        self.hashes.extend(other.hashes);
+        self.warnings.extend(other.warnings);
+        self
+    }
+}
+
 fn collect_one(dir: &Path, out: &mut StampHashes) -> Result<usize> {
+    use rayon::prelude::*;
     match std::fs::metadata(dir) {
         Ok(md) if md.is_dir() => {}
         Ok(_) => bail!("--stamps-dir {}: not a directory", dir.display()),
         Err(e) => bail!("--stamps-dir {}: {e}", dir.display()),
     }
-    let mut found = 0usize;
-    for item in walkdir::WalkDir::new(dir).follow_links(false) {
-        let item = match item {
-            Ok(i) => i,
-            Err(e) => {
-                out.warnings
-                    .push(format!("--stamps-dir {}: {e}", dir.display()));
-                continue;
-            }
-        };
-        if item.file_type().is_dir() {
-            continue;
-        }
-        let Some(name) = item.file_name().to_str() else {
-            continue;
-        };
-        if let Some(h) = stamp_hash(name) {
-            found += 1;
-            if !out.hashes.contains(h) {
-                out.hashes.insert(h.to_string());
-            }
+    // The first two levels (MULTIMACH_TARGET_SYS/PN, or work-shared/...)
+    // are read here; every directory at depth 2 is then walked in parallel.
+    let mut top = Found::default();
+    let mut subtrees = Vec::new();
+    for item in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(2)
+        .follow_links(false)
+    {
+        let depth = item.as_ref().map_or(0, |i| i.depth());
+        if let Some(sub) = top.add(item, dir)
+            && depth == 2
+        {
+            subtrees.push(sub);
         }
     }
+    let found = subtrees
+        .par_iter()
+        .map(|sub| {
+            let mut f = Found::default();
+            for item in walkdir::WalkDir::new(sub).min_depth(1).follow_links(false) {
+                f.add(item, dir);
+            }
+            f
+        })
+        .reduce(Found::default, Found::merge)
+        .merge(top);
+    out.hashes.extend(found.hashes);
+    out.warnings.extend(found.warnings);
+    let found = found.count;
     if found == 0 {
         bail!(
             "--stamps-dir {}: no sigdata or setscene stamp found below it; is it a build's STAMPS_DIR (tmp/stamps)? \

@@ -28,7 +28,11 @@ pub fn query(index: &Index, sql: &str) -> Result<Table> {
             "query: only read-only SQL is allowed (SELECT, WITH, EXPLAIN, read-only PRAGMA); the index is opened read-only"
         );
     }
-    let first_word = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    let first_word = sql
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
     if first_word == "ATTACH" || first_word == "DETACH" {
         bail!(ATTACH_REFUSED);
     }
@@ -83,7 +87,7 @@ pub struct Report {
     pub reclaim: Vec<policy::PolicySummary>,
 }
 
-/// Sections of the report: name, column of `objects`, row limit.
+/// Sections of the report: name, column of `grp`, row limit.
 const BREAKDOWNS: &[(&str, &str, u32)] = &[
     ("by_task", "task", 1000),
     ("by_pkgarch", "pkgarch", 1000),
