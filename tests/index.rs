@@ -756,3 +756,51 @@ fn removal_history_records_dry_runs_and_removals() {
         expected
     );
 }
+
+#[test]
+fn cold_scan_rebuilds_the_indexes_it_defers_and_plans_use_them() {
+    let cache = Cache::new();
+    cache.object(obj(
+        "busybox",
+        60,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE,
+    ));
+    cache.object(obj(
+        "busybox",
+        61,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 10,
+    ));
+    cache.settle_dirs();
+    cache.sub("scan", &[]).expect_code(0);
+    let indexes: Vec<String> = cache
+        .index_query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    for name in ["entry_object", "object_dir", "object_group"] {
+        assert!(
+            indexes.iter().any(|i| i == name),
+            "{name} missing after a cold scan: {indexes:?}"
+        );
+    }
+    // The policy query is answered from the covering index.
+    let plan = cache.index_query(
+        "EXPLAIN QUERY PLAN SELECT group_id, max(archive_mtime_ns), sum(n_entries), sum(disk_bytes) FROM object GROUP BY group_id",
+    );
+    assert!(
+        plan.iter()
+            .any(|r| r.join(" ").contains("COVERING INDEX object_group")),
+        "{plan:?}"
+    );
+    // And a second, incremental scan keeps them.
+    cache.sub("scan", &[]).expect_code(0);
+    let again = cache
+        .index_query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
+    assert_eq!(again[0][0], indexes.len().to_string());
+}

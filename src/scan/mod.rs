@@ -93,6 +93,13 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         mode,
         ..Default::default()
     };
+    // A cold scan only appends: drop the secondary indexes and build them
+    // once at the end (a sort), rather than updating them row by row.
+    let deferred = if mode == "cold" {
+        drop_indexes(&tx)?
+    } else {
+        Vec::new()
+    };
     let mut writer = Writer::new(&tx, known_dirs, start_ns)?;
 
     let (sender, receiver) = crossbeam_channel::bounded::<Event>(256);
@@ -118,6 +125,10 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     walk_result?;
     writer.finish(&mut report)?;
     drop(writer);
+    for sql in deferred {
+        tx.execute_batch(&sql)
+            .with_context(|| format!("rebuilding index: {sql}"))?;
+    }
 
     let totals = crate::index::totals(&tx)?;
     report.entries = totals.entries;
@@ -149,6 +160,28 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     tx.commit()
         .with_context(|| format!("committing scan to {}", index.path.display()))?;
     Ok(report)
+}
+
+/// Drop the explicit indexes of the object and entry tables; returns the
+/// statements that recreate them, read from the schema itself so that they
+/// always match the migrations.
+fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
+    let mut stmt = tx
+        .prepare(
+            "SELECT name, sql FROM sqlite_master
+             WHERE type = 'index' AND tbl_name IN ('object', 'entry') AND sql IS NOT NULL",
+        )
+        .context("reading the index definitions")?;
+    let defs = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .context("reading the index definitions")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("reading the index definitions")?;
+    for (name, _) in &defs {
+        tx.execute_batch(&format!("DROP INDEX \"{name}\""))
+            .with_context(|| format!("dropping index {name} for a cold scan"))?;
+    }
+    Ok(defs.into_iter().map(|(_, sql)| sql).collect())
 }
 
 struct KnownDir {
