@@ -75,7 +75,7 @@ pub fn parse(name: &str) -> Option<Name<'_>> {
         .iter()
         .copied()
         .find(|(ext, _)| body.ends_with(ext))?;
-    let stem = &name[..name.len() - ext.len()];
+    let (stem, ext) = name.split_at(name.len() - ext.len());
     let fields = &body[..body.len() - ext.len()];
 
     // Positions of the six ':' between PN..SSVER and UNIHASH_TASK; a
@@ -143,6 +143,70 @@ pub fn parse(name: &str) -> Option<Name<'_>> {
         ext,
         kind,
     })
+}
+
+/// Where the fields of a parsed name are, as byte ranges into it: a name
+/// parsed on a walker thread is read on the writer thread without parsing
+/// it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spans {
+    /// stem, pn, pkgtarget, pv, pr, pkgarch, ssver, unihash, task, ext.
+    ranges: [(u16, u16); 10],
+    kind: Kind,
+}
+
+impl Name<'_> {
+    /// The spans of this name's fields within `base`, the string it was
+    /// parsed from.
+    pub fn spans(&self, base: &str) -> Spans {
+        let at = |f: &str| {
+            let start = (f.as_ptr() as usize).saturating_sub(base.as_ptr() as usize);
+            (start as u16, (start + f.len()) as u16)
+        };
+        Spans {
+            ranges: [
+                at(self.stem),
+                at(self.pn),
+                at(self.pkgtarget),
+                at(self.pv),
+                at(self.pr),
+                at(self.pkgarch),
+                at(self.ssver),
+                at(self.unihash),
+                at(self.task),
+                at(self.ext),
+            ],
+            kind: self.kind,
+        }
+    }
+}
+
+impl Spans {
+    /// The name's fields again, from the string the spans were taken from.
+    pub fn name<'a>(&self, base: &'a str) -> Name<'a> {
+        let f = |i: usize| {
+            let (a, b) = self.ranges[i];
+            base.get(a as usize..b as usize).unwrap_or("")
+        };
+        Name {
+            stem: f(0),
+            pn: f(1),
+            pkgtarget: f(2),
+            pv: f(3),
+            pr: f(4),
+            pkgarch: f(5),
+            ssver: f(6),
+            unihash: f(7),
+            task: f(8),
+            ext: f(9),
+            kind: self.kind,
+        }
+    }
+
+    /// Length of the stem (the name without its extension).
+    pub fn stem_len(&self) -> usize {
+        self.ranges[0].1 as usize
+    }
 }
 
 /// EXTRAPATH of an object, from the directory it sits in (relative to the
@@ -284,6 +348,14 @@ mod tests {
             let _ = parse(&s);
             let _ = parse(&format!("sstate:{s}"));
             let _ = parse(&format!("sstate:{s}.tar.zst"));
+        }
+
+        #[test]
+        fn spans_give_the_same_fields(pv in "[0-9a-z.+~_-]{0,40}", task in "[a-z][a-z_]{0,20}") {
+            let n = format!("sstate:zlib:core2-64-poky-linux:{pv}:r0:core2-64:14:{H64}_{task}.tar.zst.sig");
+            let p = parse(&n).expect("parses");
+            let copy = n.clone();
+            proptest::prop_assert_eq!(p.spans(&n).name(&copy), p);
         }
 
         #[test]

@@ -459,10 +459,10 @@ impl<'t> Writer<'t> {
     fn insert_entries(&mut self, dir_id: i64, rel: &str, entries: &[RawEntry]) -> Result<()> {
         let mut start = 0;
         while start < entries.len() {
-            let stem = &entries[start].name[..entries[start].stem_len];
+            let stem = stem_of(&entries[start]);
             let len = entries[start..]
                 .iter()
-                .take_while(|e| &e.name[..e.stem_len] == stem)
+                .take_while(|e| stem_of(e) == stem)
                 .count();
             self.insert_object(dir_id, rel, &entries[start..start + len])?;
             start += len;
@@ -471,10 +471,7 @@ impl<'t> Writer<'t> {
     }
 
     fn insert_object(&mut self, dir_id: i64, rel: &str, members: &[RawEntry]) -> Result<()> {
-        let parsed: Vec<name::Name<'_>> = members
-            .iter()
-            .filter_map(|e| name::parse(&e.name))
-            .collect();
+        let parsed: Vec<name::Name<'_>> = members.iter().map(|e| e.spans.name(&e.name)).collect();
         let Some(n) = parsed.first().copied() else {
             return Ok(());
         };
@@ -553,6 +550,10 @@ impl<'t> Writer<'t> {
         }
         Ok(())
     }
+}
+
+fn stem_of(e: &RawEntry) -> &str {
+    e.name.get(..e.spans.stem_len()).unwrap_or(&e.name)
 }
 
 /// Count what differs between the index and the disk for one directory;

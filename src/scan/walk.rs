@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEntry {
     pub name: String,
-    /// Length of the name stem (the name without its extension).
-    pub stem_len: usize,
+    /// Where its fields are (parsed once, here, on a walker thread).
+    pub spans: name::Spans,
     pub size: u64,
     pub blocks: u64,
     pub mtime_ns: i64,
@@ -175,7 +175,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             s.spawn(move |s| visit(s, ctx, child));
             continue;
         }
-        let Some(stem_len) = name::parse(&file_name).map(|n| n.stem.len()) else {
+        let Some(spans) = name::parse(&file_name).map(|n| n.spans(&file_name)) else {
             continue;
         };
         // DirEntry::metadata is fstatat(AT_SYMLINK_NOFOLLOW) on the open
@@ -187,7 +187,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
                 mtime_ns: ns(md.mtime(), md.mtime_nsec()),
                 ino: md.ino(),
                 is_symlink: md.file_type().is_symlink(),
-                stem_len,
+                spans,
                 name: file_name,
             }),
             // Removed between readdir and lstat (a build or another
@@ -204,7 +204,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
     // Sorted so that an object's entries are adjacent (the writer, which
     // is the serial part, only has to cut the list at stem changes).
     entries.sort_unstable_by(|a, b| {
-        let (sa, sb) = (&a.name[..a.stem_len], &b.name[..b.stem_len]);
+        let (sa, sb) = (a.spans.name(&a.name).stem, b.spans.name(&b.name).stem);
         sa.cmp(sb).then_with(|| a.name.cmp(&b.name))
     });
     let _ = ctx.tx.send(Event::Listed {
