@@ -804,3 +804,45 @@ fn cold_scan_rebuilds_the_indexes_it_defers_and_plans_use_them() {
         .index_query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
     assert_eq!(again[0][0], indexes.len().to_string());
 }
+
+#[test]
+fn groups_left_empty_leave_the_index_after_a_rescan_and_after_a_removal() {
+    let cache = Cache::new();
+    let gone = obj("zlib", 70, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
+    let gone_paths = cache.object(gone);
+    cache.object(obj("busybox", 71, "package", ARCHIVE_SIGINFO, BASE));
+    cache.object(obj("busybox", 72, "package", ARCHIVE_SIGINFO, BASE + 10));
+    cache.object(obj("zlib", 73, "configure", SIGINFO_ONLY, BASE));
+    cache.settle_dirs();
+    scan_json(&cache, &[]);
+    let groups = |c: &Cache| c.index_query("SELECT pn, task FROM grp ORDER BY pn, task");
+    assert_eq!(
+        groups(&cache),
+        [
+            ["busybox", "package"],
+            ["zlib", "configure"],
+            ["zlib", "populate_sysroot"]
+        ]
+    );
+
+    // The only object of a group disappears from disk: its group goes too.
+    for p in &gone_paths {
+        fs::remove_file(cache.path(p)).expect("removing an object");
+    }
+    scan_json(&cache, &[]);
+    assert_eq!(
+        groups(&cache),
+        [["busybox", "package"], ["zlib", "configure"]]
+    );
+
+    // -d empties no group; --remove-orphans empties the configure one.
+    cache.run(&["-d", "-y"]).expect_code(0);
+    assert_eq!(
+        groups(&cache),
+        [["busybox", "package"], ["zlib", "configure"]]
+    );
+    cache.run(&["--remove-orphans", "-y"]).expect_code(0);
+    assert_eq!(groups(&cache), [["busybox", "package"]]);
+    let report = stdout_json(&cache.sub("report", &["--format", "json"]));
+    assert_eq!(report["groups"], 1);
+}

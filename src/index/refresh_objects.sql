@@ -1,5 +1,6 @@
 -- After a removal: recompute the aggregates of the objects in temp.touched
--- from the entries they still have, then drop the objects left empty.
+-- from the entries they still have, then drop the objects left empty and
+-- the groups they leave empty (only those: never a scan of every group).
 UPDATE object SET
     archive_mtime_ns = (SELECT MAX(e.mtime_ns) FROM entry e WHERE e.object_id = object.id AND e.kind = 'archive'),
     last_used_ns     = coalesce((SELECT MAX(e.mtime_ns) FROM entry e WHERE e.object_id = object.id), last_used_ns),
@@ -7,5 +8,11 @@ UPDATE object SET
     size             = (SELECT coalesce(sum(e.size), 0) FROM entry e WHERE e.object_id = object.id),
     disk_bytes       = (SELECT coalesce(sum(e.blocks), 0) * 512 FROM entry e WHERE e.object_id = object.id)
 WHERE id IN (SELECT object_id FROM temp.touched);
+CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
+DELETE FROM temp.touched_group;
+INSERT OR IGNORE INTO temp.touched_group
+    SELECT group_id FROM object WHERE n_entries = 0 AND id IN (SELECT object_id FROM temp.touched);
 DELETE FROM object WHERE n_entries = 0 AND id IN (SELECT object_id FROM temp.touched);
-DELETE FROM grp WHERE id NOT IN (SELECT group_id FROM object);
+DELETE FROM grp
+WHERE id IN (SELECT group_id FROM temp.touched_group)
+  AND NOT EXISTS (SELECT 1 FROM object o WHERE o.group_id = grp.id);

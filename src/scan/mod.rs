@@ -184,6 +184,27 @@ fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     Ok(defs.into_iter().map(|(_, sql)| sql).collect())
 }
 
+/// Every indexed group, by key.
+fn load_groups(tx: &Transaction) -> Result<HashMap<String, i64>> {
+    let mut groups = HashMap::new();
+    let mut stmt = tx
+        .prepare("SELECT id, extrapath, pn, pkgtarget, pkgarch, ssver, task FROM grp")
+        .context("reading indexed groups")?;
+    let mut rows = stmt.query([]).context("reading indexed groups")?;
+    while let Some(r) = rows.next().context("reading indexed groups")? {
+        let fields: [String; 6] = [
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ];
+        groups.insert(fields.join("\x1f"), r.get(0)?);
+    }
+    Ok(groups)
+}
+
 struct KnownDir {
     id: i64,
     stamp: DirStamp,
@@ -256,6 +277,8 @@ struct Statements<'t> {
     dir_entries: Statement<'t>,
     clear_entries: Statement<'t>,
     clear_objects: Statement<'t>,
+    dir_groups: Statement<'t>,
+    group_gc: Statement<'t>,
     group_insert: Statement<'t>,
     object_insert: Statement<'t>,
     entry_insert: Statement<'t>,
@@ -275,6 +298,8 @@ impl<'t> Statements<'t> {
                             FROM object o JOIN entry e ON e.object_id = o.id WHERE o.dir_id = ?1")?,
             clear_entries: p("DELETE FROM entry WHERE object_id IN (SELECT id FROM object WHERE dir_id = ?1)")?,
             clear_objects: p("DELETE FROM object WHERE dir_id = ?1")?,
+            dir_groups: p("SELECT DISTINCT group_id FROM object WHERE dir_id = ?1")?,
+            group_gc: p("DELETE FROM grp WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM object WHERE group_id = ?1)")?,
             group_insert: p("INSERT INTO grp(extrapath, pn, pkgtarget, pkgarch, ssver, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
             object_insert: p("INSERT INTO object(dir_id, group_id, stem, pv, pr, unihash, archive_mtime_ns, last_used_ns,
                                                  n_entries, size, disk_bytes)
@@ -291,11 +316,13 @@ struct Writer<'t> {
     st: Statements<'t>,
     known: HashMap<String, KnownDir>,
     visited: HashSet<String>,
-    /// Group key (fields joined by '\x1f') → group id.
-    groups: HashMap<String, i64>,
+    /// Group key (fields joined by '\x1f') → group id; loaded on the first
+    /// insert (an unchanged cache never needs it).
+    groups: Option<HashMap<String, i64>>,
     key_buf: String,
     start_ns: i64,
-    deleted_any: bool,
+    /// Groups that lost objects: dropped at the end if left empty.
+    emptied_groups: HashSet<i64>,
 }
 
 impl<'t> Writer<'t> {
@@ -304,33 +331,15 @@ impl<'t> Writer<'t> {
         known: HashMap<String, KnownDir>,
         start_ns: i64,
     ) -> Result<Self> {
-        let mut groups = HashMap::new();
-        {
-            let mut stmt = tx
-                .prepare("SELECT id, extrapath, pn, pkgtarget, pkgarch, ssver, task FROM grp")
-                .context("reading indexed groups")?;
-            let mut rows = stmt.query([]).context("reading indexed groups")?;
-            while let Some(r) = rows.next().context("reading indexed groups")? {
-                let fields: [String; 6] = [
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ];
-                groups.insert(fields.join("\x1f"), r.get(0)?);
-            }
-        }
         Ok(Writer {
             tx,
             st: Statements::new(tx)?,
             known,
             visited: HashSet::new(),
-            groups,
+            groups: None,
             key_buf: String::new(),
             start_ns,
-            deleted_any: false,
+            emptied_groups: HashSet::new(),
         })
     }
 
@@ -413,6 +422,14 @@ impl<'t> Writer<'t> {
     }
 
     fn clear_dir(&mut self, dir_id: i64) -> Result<()> {
+        let groups = self
+            .st
+            .dir_groups
+            .query_map([dir_id], |r| r.get::<_, i64>(0))
+            .context("reading the groups of a changed directory")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("reading the groups of a changed directory")?;
+        self.emptied_groups.extend(groups);
         self.st
             .clear_entries
             .execute([dir_id])
@@ -421,7 +438,6 @@ impl<'t> Writer<'t> {
             .clear_objects
             .execute([dir_id])
             .context("dropping stale objects")?;
-        self.deleted_any = true;
         Ok(())
     }
 
@@ -435,7 +451,11 @@ impl<'t> Writer<'t> {
             }
             self.key_buf.push_str(f);
         }
-        if let Some(&id) = self.groups.get(self.key_buf.as_str()) {
+        if self.groups.is_none() {
+            self.groups = Some(load_groups(self.tx)?);
+        }
+        let groups = self.groups.get_or_insert_default();
+        if let Some(&id) = groups.get(self.key_buf.as_str()) {
             return Ok(id);
         }
         self.st
@@ -450,7 +470,9 @@ impl<'t> Writer<'t> {
             ])
             .context("adding a group to the index")?;
         let id = self.tx.last_insert_rowid();
-        self.groups.insert(self.key_buf.clone(), id);
+        self.groups
+            .get_or_insert_default()
+            .insert(self.key_buf.clone(), id);
         Ok(id)
     }
 
@@ -540,13 +562,11 @@ impl<'t> Writer<'t> {
                 .execute([dir_id])
                 .with_context(|| format!("dropping directory {path} from the index"))?;
         }
-        if self.deleted_any {
-            self.tx
-                .execute(
-                    "DELETE FROM grp WHERE id NOT IN (SELECT group_id FROM object)",
-                    [],
-                )
-                .context("dropping empty groups")?;
+        for group_id in std::mem::take(&mut self.emptied_groups) {
+            self.st
+                .group_gc
+                .execute([group_id])
+                .context("dropping an empty group")?;
         }
         Ok(())
     }
