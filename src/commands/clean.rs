@@ -33,13 +33,26 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
             "--format json cannot answer the prompt: add -n (dry run) or -y (remove without asking)"
         );
     }
-    // Stamps first: a wrong --stamps-dir fails before a long scan.
+    // A missing --stamps-dir fails before the scan; the stamps themselves
+    // are read on another thread while the cache is scanned.
+    stamps::check_dirs(&cfg.stamps_dirs)?;
+    let (found, scanned) = std::thread::scope(|s| {
+        let found =
+            (!cfg.stamps_dirs.is_empty()).then(|| s.spawn(|| stamps::collect(&cfg.stamps_dirs)));
+        let scanned = open_and_scan(&cfg.cache);
+        let found = found
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("the stamps thread panicked"))?
+            })
+            .transpose();
+        (found, scanned)
+    });
     let mut policies = Vec::new();
     if cfg.duplicates {
         policies.push(Policy::Duplicates);
     }
-    if !cfg.stamps_dirs.is_empty() {
-        let found = stamps::collect(&cfg.stamps_dirs)?;
+    if let Some(found) = found? {
         found.warnings.iter().for_each(|w| warn(w));
         if verbose {
             for (dir, n) in &found.per_dir {
@@ -52,8 +65,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     if cfg.orphans {
         policies.push(Policy::Orphans);
     }
-
-    let (mut index, scan) = open_and_scan(&cfg.cache)?;
+    let (mut index, scan) = scanned?;
     // Entries are needed to list paths (-D) or to remove; a plain dry run
     // needs only the counts.
     let with_entries = cfg.debug >= 1 || !cfg.dry_run;

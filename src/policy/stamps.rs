@@ -32,6 +32,19 @@ pub struct StampHashes {
     pub warnings: Vec<String>,
 }
 
+/// Fail early, before any walk, if a stamps dir is missing or not a dir.
+pub fn check_dirs(dirs: &[PathBuf]) -> Result<()> {
+    dirs.iter().try_for_each(|d| check_dir(d))
+}
+
+fn check_dir(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(_) => bail!("--stamps-dir {}: not a directory", dir.display()),
+        Err(e) => bail!("--stamps-dir {}: {e}", dir.display()),
+    }
+}
+
 /// Collect the hashes of every stamp at any depth below each dir. A dir that
 /// does not exist or holds no stamp is an error: it would select the whole
 /// cache.
@@ -84,11 +97,7 @@ impl Found {
 
 fn collect_one(dir: &Path, out: &mut StampHashes) -> Result<usize> {
     use rayon::prelude::*;
-    match std::fs::metadata(dir) {
-        Ok(md) if md.is_dir() => {}
-        Ok(_) => bail!("--stamps-dir {}: not a directory", dir.display()),
-        Err(e) => bail!("--stamps-dir {}: {e}", dir.display()),
-    }
+    check_dir(dir)?;
     // The first two levels (MULTIMACH_TARGET_SYS/PN, or work-shared/...)
     // are read here; every directory at depth 2 is then walked in parallel.
     let mut top = Found::default();

@@ -13,7 +13,7 @@ pub use walk::RawEntry;
 use crate::index::{Index, now_rfc3339};
 use crate::name::{self, Kind};
 use anyhow::{Context, Result, bail};
-use rusqlite::{Statement, Transaction, params};
+use rusqlite::{OptionalExtension, Statement, Transaction, params};
 use std::collections::{HashMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use walk::{DirStamp, Event, Known};
@@ -184,27 +184,6 @@ fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     Ok(defs.into_iter().map(|(_, sql)| sql).collect())
 }
 
-/// Every indexed group, by key.
-fn load_groups(tx: &Transaction) -> Result<HashMap<String, i64>> {
-    let mut groups = HashMap::new();
-    let mut stmt = tx
-        .prepare("SELECT id, extrapath, pn, pkgtarget, pkgarch, ssver, task FROM grp")
-        .context("reading indexed groups")?;
-    let mut rows = stmt.query([]).context("reading indexed groups")?;
-    while let Some(r) = rows.next().context("reading indexed groups")? {
-        let fields: [String; 6] = [
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ];
-        groups.insert(fields.join("\x1f"), r.get(0)?);
-    }
-    Ok(groups)
-}
-
 struct KnownDir {
     id: i64,
     stamp: DirStamp,
@@ -280,6 +259,7 @@ struct Statements<'t> {
     dir_groups: Statement<'t>,
     group_gc: Statement<'t>,
     group_insert: Statement<'t>,
+    group_find: Statement<'t>,
     object_insert: Statement<'t>,
     entry_insert: Statement<'t>,
 }
@@ -300,6 +280,7 @@ impl<'t> Statements<'t> {
             clear_objects: p("DELETE FROM object WHERE dir_id = ?1")?,
             dir_groups: p("SELECT DISTINCT group_id FROM object WHERE dir_id = ?1")?,
             group_gc: p("DELETE FROM grp WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM object WHERE group_id = ?1)")?,
+            group_find: p("SELECT id FROM grp WHERE extrapath = ?1 AND pn = ?2 AND pkgtarget = ?3 AND pkgarch = ?4 AND ssver = ?5 AND task = ?6")?,
             group_insert: p("INSERT INTO grp(extrapath, pn, pkgtarget, pkgarch, ssver, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
             object_insert: p("INSERT INTO object(dir_id, group_id, stem, pv, pr, unihash, archive_mtime_ns, last_used_ns,
                                                  n_entries, size, disk_bytes)
@@ -316,9 +297,12 @@ struct Writer<'t> {
     st: Statements<'t>,
     known: HashMap<String, KnownDir>,
     visited: HashSet<String>,
-    /// Group key (fields joined by '\x1f') → group id; loaded on the first
-    /// insert (an unchanged cache never needs it).
-    groups: Option<HashMap<String, i64>>,
+    /// Group key (fields joined by '\x1f') → group id, filled as groups are
+    /// met. In a cold scan it is complete (the index was empty); otherwise
+    /// a miss asks the index (one lookup by the grp UNIQUE key) instead of
+    /// loading every group for a few changed directories.
+    groups: HashMap<String, i64>,
+    groups_complete: bool,
     key_buf: String,
     start_ns: i64,
     /// Groups that lost objects: dropped at the end if left empty.
@@ -331,12 +315,16 @@ impl<'t> Writer<'t> {
         known: HashMap<String, KnownDir>,
         start_ns: i64,
     ) -> Result<Self> {
+        let no_groups: bool = tx
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM grp)", [], |r| r.get(0))
+            .context("reading indexed groups")?;
         Ok(Writer {
             tx,
             st: Statements::new(tx)?,
             known,
             visited: HashSet::new(),
-            groups: None,
+            groups: HashMap::new(),
+            groups_complete: no_groups,
             key_buf: String::new(),
             start_ns,
             emptied_groups: HashSet::new(),
@@ -451,12 +439,23 @@ impl<'t> Writer<'t> {
             }
             self.key_buf.push_str(f);
         }
-        if self.groups.is_none() {
-            self.groups = Some(load_groups(self.tx)?);
-        }
-        let groups = self.groups.get_or_insert_default();
-        if let Some(&id) = groups.get(self.key_buf.as_str()) {
+        if let Some(&id) = self.groups.get(self.key_buf.as_str()) {
             return Ok(id);
+        }
+        if !self.groups_complete {
+            let found = self
+                .st
+                .group_find
+                .query_row(
+                    params![extrapath, n.pn, n.pkgtarget, n.pkgarch, n.ssver, n.task],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .context("looking up a group in the index")?;
+            if let Some(id) = found {
+                self.groups.insert(self.key_buf.clone(), id);
+                return Ok(id);
+            }
         }
         self.st
             .group_insert
@@ -470,9 +469,7 @@ impl<'t> Writer<'t> {
             ])
             .context("adding a group to the index")?;
         let id = self.tx.last_insert_rowid();
-        self.groups
-            .get_or_insert_default()
-            .insert(self.key_buf.clone(), id);
+        self.groups.insert(self.key_buf.clone(), id);
         Ok(id)
     }
 
