@@ -14,7 +14,7 @@ measures, in the same run and with the page cache warm:
   remove -d -y the real removal, files/s and the index update's share
 
 Every time is the median of --repeat runs; ratios are to the floor measured
-in the same run. Peak memory is the max RSS from /usr/bin/time.
+in the same run. Peak memory is each command's max RSS (GNU time, else wait4).
 
   python3 bench/run.py                      # 100k and 300k objects
   python3 bench/run.py --sizes 300000 1000000
@@ -35,23 +35,35 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(cmd, stdin=None, check=True):
-    """Run cmd under /usr/bin/time; return (seconds, peak_kb, stdout)."""
-    timed = ["/usr/bin/time", "-f", "__peak_kb=%M"] + cmd
-    t0 = time.perf_counter()
-    p = subprocess.run(timed, input=stdin, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
+# GNU time reports a command's own peak RSS; without it, wait4's figure is
+# used, which cannot go below the harness's own RSS (it survives exec).
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def run(cmd, check=True, discard=False):
+    """Run cmd; return (seconds, peak_kb, stdout)."""
+    timed = [GNU_TIME, "-f", "__peak_kb=%M"] + cmd if GNU_TIME else cmd
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        sink = subprocess.DEVNULL if discard else out
+        p = subprocess.Popen(timed, stdin=subprocess.DEVNULL, stdout=sink, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     if check and p.returncode != 0:
-        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
-    peak = 0
-    for line in p.stderr.splitlines():
+        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{stderr}")
+    peak = usage.ru_maxrss
+    for line in stderr.splitlines():
         if line.startswith("__peak_kb="):
             peak = int(line.split("=", 1)[1])
-    return dt, peak, p.stdout
+    return dt, peak, stdout
 
 
 def find_floor(cache):
-    return run(["sh", "-c", f"find '{cache}' -printf '%s %T@ %p\\n' > /dev/null"])
+    return run(["find", cache, "-printf", "%s %T@ %p\n"], discard=True)
 
 
 def median_of(n, fn):
