@@ -46,23 +46,6 @@ fn clean(cache: &Cache, args: &[&str], expect_removed: &[String], total: usize) 
     assert_eq!(cache.files(), without(&before, expect_removed));
 }
 
-fn obj<'a>(
-    pn: &'a str,
-    seed: u64,
-    task: &'a str,
-    exts: &'a [&'a str],
-    mtime: i64,
-) -> ObjectSpec<'a> {
-    ObjectSpec {
-        pn,
-        unihash: unihash(seed),
-        task,
-        exts,
-        mtime,
-        ..Default::default()
-    }
-}
-
 // ---------------------------------------------------------------------------
 // -d / --remove-duplicated
 

@@ -11,23 +11,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
-fn obj<'a>(
-    pn: &'a str,
-    seed: u64,
-    task: &'a str,
-    exts: &'a [&'a str],
-    mtime: i64,
-) -> ObjectSpec<'a> {
-    ObjectSpec {
-        pn,
-        unihash: unihash(seed),
-        task,
-        exts,
-        mtime,
-        ..Default::default()
-    }
-}
-
 /// A native recipe's object under an EXTRAPATH dir.
 fn native<'a>(
     extrapath: &'a str,

@@ -9,23 +9,6 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-fn obj<'a>(
-    pn: &'a str,
-    seed: u64,
-    task: &'a str,
-    exts: &'a [&'a str],
-    mtime: i64,
-) -> ObjectSpec<'a> {
-    ObjectSpec {
-        pn,
-        unihash: unihash(seed),
-        task,
-        exts,
-        mtime,
-        ..Default::default()
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Re-check before unlink: a build uses a file while the prompt waits
 

@@ -656,3 +656,21 @@ pub fn stdout_json(run: &Run) -> serde_json::Value {
         )
     })
 }
+
+/// A target object of `pn` with default fields, its hash from `seed`.
+pub fn obj<'a>(
+    pn: &'a str,
+    seed: u64,
+    task: &'a str,
+    exts: &'a [&'a str],
+    mtime: i64,
+) -> ObjectSpec<'a> {
+    ObjectSpec {
+        pn,
+        unihash: unihash(seed),
+        task,
+        exts,
+        mtime,
+        ..Default::default()
+    }
+}
