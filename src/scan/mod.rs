@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{OptionalExtension, Statement, Transaction, params};
 use std::collections::{HashMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use walk::{DirStamp, Event, Known};
+use walk::{DirStamp, Event, Known, KnownDir};
 
 /// How to scan.
 #[derive(Debug, Clone, Copy)]
@@ -63,12 +63,11 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
     let root = index.cache_root.clone();
+    // (An unreadable root is reported by the walk and fails the scan.)
     let md = std::fs::metadata(&root).with_context(|| format!("cache dir {}", root.display()))?;
     if !md.is_dir() {
         bail!("cache dir {} is not a directory", root.display());
     }
-    std::fs::read_dir(&root)
-        .with_context(|| format!("cannot read cache dir {}", root.display()))?;
 
     let tx = index
         .conn
@@ -82,13 +81,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     } else {
         "incremental"
     };
-    let known = Known {
-        stamps: known_dirs
-            .iter()
-            .map(|(p, d)| (p.clone(), d.stamp))
-            .collect(),
-        children: children_of(known_dirs.keys()),
-    };
+    let known = Known::new(&known_dirs);
     let mut report = ScanReport {
         mode,
         ..Default::default()
@@ -100,7 +93,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     } else {
         Vec::new()
     };
-    let mut writer = Writer::new(&tx, known_dirs, start_ns)?;
+    let mut writer = Writer::new(&tx, &known, start_ns)?;
 
     let (sender, receiver) = crossbeam_channel::bounded::<Event>(256);
     let walk_result = std::thread::scope(|s| -> Result<()> {
@@ -184,11 +177,6 @@ fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     Ok(defs.into_iter().map(|(_, sql)| sql).collect())
 }
 
-struct KnownDir {
-    id: i64,
-    stamp: DirStamp,
-}
-
 fn load_dirs(tx: &Transaction) -> Result<HashMap<String, KnownDir>> {
     let mut stmt = tx
         .prepare("SELECT id, path, mtime_ns, ctime_ns FROM dir")
@@ -209,21 +197,6 @@ fn load_dirs(tx: &Transaction) -> Result<HashMap<String, KnownDir>> {
         .context("reading indexed directories")?;
     rows.collect::<rusqlite::Result<HashMap<_, _>>>()
         .context("reading indexed directories")
-}
-
-fn children_of<'a>(paths: impl Iterator<Item = &'a String>) -> HashMap<String, Vec<String>> {
-    let mut children: HashMap<String, Vec<String>> = HashMap::new();
-    for p in paths {
-        if p.is_empty() {
-            continue;
-        }
-        let parent = p.rsplit_once('/').map_or("", |(parent, _)| parent);
-        children
-            .entry(parent.to_string())
-            .or_default()
-            .push(p.clone());
-    }
-    children
 }
 
 /// The stored stat of one entry, for comparison with the disk.
@@ -292,10 +265,10 @@ impl<'t> Statements<'t> {
 }
 
 /// Applies walk events to the index inside the scan transaction.
-struct Writer<'t> {
+struct Writer<'t, 'k> {
     tx: &'t Transaction<'t>,
     st: Statements<'t>,
-    known: HashMap<String, KnownDir>,
+    known: &'k HashMap<String, KnownDir>,
     visited: HashSet<String>,
     /// Group key (fields joined by '\x1f') → group id, filled as groups are
     /// met. In a cold scan it is complete (the index was empty); otherwise
@@ -309,19 +282,15 @@ struct Writer<'t> {
     emptied_groups: HashSet<i64>,
 }
 
-impl<'t> Writer<'t> {
-    fn new(
-        tx: &'t Transaction<'t>,
-        known: HashMap<String, KnownDir>,
-        start_ns: i64,
-    ) -> Result<Self> {
+impl<'t, 'k> Writer<'t, 'k> {
+    fn new(tx: &'t Transaction<'t>, known: &'k Known<'k>, start_ns: i64) -> Result<Self> {
         let no_groups: bool = tx
             .query_row("SELECT NOT EXISTS (SELECT 1 FROM grp)", [], |r| r.get(0))
             .context("reading indexed groups")?;
         Ok(Writer {
             tx,
             st: Statements::new(tx)?,
-            known,
+            known: known.dirs,
             visited: HashSet::new(),
             groups: HashMap::new(),
             groups_complete: no_groups,

@@ -53,17 +53,35 @@ pub struct DirStamp {
     pub ctime_ns: i64,
 }
 
-/// What the walk needs to know about the index.
-pub struct Known {
-    /// Directory (relative path) → recorded stamp.
-    pub stamps: HashMap<String, DirStamp>,
+/// A directory as the index knows it.
+pub struct KnownDir {
+    pub id: i64,
+    pub stamp: DirStamp,
+}
+
+/// What the walk (and the writer) know about the index: every directory,
+/// and the tree it forms, borrowing the same path strings.
+pub struct Known<'a> {
+    /// Directory (relative path) → id and recorded stamp.
+    pub dirs: &'a HashMap<String, KnownDir>,
     /// Directory → its known subdirectories.
-    pub children: HashMap<String, Vec<String>>,
+    pub children: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> Known<'a> {
+    pub fn new(dirs: &'a HashMap<String, KnownDir>) -> Self {
+        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+        for p in dirs.keys().filter(|p| !p.is_empty()) {
+            let parent = p.rsplit_once('/').map_or("", |(parent, _)| parent);
+            children.entry(parent).or_default().push(p);
+        }
+        Known { dirs, children }
+    }
 }
 
 struct Ctx<'a> {
     root: &'a Path,
-    known: &'a Known,
+    known: &'a Known<'a>,
     full: bool,
     tx: Sender<Event>,
 }
@@ -72,7 +90,7 @@ struct Ctx<'a> {
 /// visited. Events go to `tx`.
 pub fn walk(
     root: &Path,
-    known: &Known,
+    known: &Known<'_>,
     full: bool,
     jobs: usize,
     tx: Sender<Event>,
@@ -130,10 +148,10 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         mtime_ns: ns(md.mtime(), md.mtime_nsec()),
         ctime_ns: ns(md.ctime(), md.ctime_nsec()),
     };
-    if !ctx.full && ctx.known.stamps.get(&rel) == Some(&stamp) {
-        if let Some(children) = ctx.known.children.get(&rel) {
+    if !ctx.full && ctx.known.dirs.get(&rel).map(|d| d.stamp) == Some(stamp) {
+        if let Some(children) = ctx.known.children.get(rel.as_str()) {
             for child in children {
-                let child = child.clone();
+                let child = child.to_string();
                 s.spawn(move |s| visit(s, ctx, child));
             }
         }
