@@ -1,12 +1,12 @@
 //! The cleanup (the drop-in command): scan, plan, confirm, remove, record.
 
-use super::{open_and_scan, warn};
+use super::scan_with_stamps;
 use crate::cli::Format;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use sstate_cache_management::index::record_removal;
-use sstate_cache_management::policy::{self, Policy, stamps};
+use sstate_cache_management::policy::{self, Policy};
 use sstate_cache_management::remove::{self, Outcome, RemovalTotals};
 use sstate_cache_management::units::human_bytes;
 use std::io::{BufRead, Write};
@@ -33,39 +33,15 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
             "--format json cannot answer the prompt: add -n (dry run) or -y (remove without asking)"
         );
     }
-    // A missing --stamps-dir fails before the scan; the stamps themselves
-    // are read on another thread while the cache is scanned.
-    stamps::check_dirs(&cfg.stamps_dirs)?;
-    let (found, scanned) = std::thread::scope(|s| {
-        let found =
-            (!cfg.stamps_dirs.is_empty()).then(|| s.spawn(|| stamps::collect(&cfg.stamps_dirs)));
-        let scanned = open_and_scan(&cfg.cache);
-        let found = found
-            .map(|h| {
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("the stamps thread panicked"))?
-            })
-            .transpose();
-        (found, scanned)
-    });
-    let mut policies = Vec::new();
-    if cfg.duplicates {
-        policies.push(Policy::Duplicates);
-    }
-    if let Some(found) = found? {
-        found.warnings.iter().for_each(|w| warn(w));
-        if verbose {
-            for (dir, n) in &found.per_dir {
-                eprintln!("Stamps: {n} in {}", dir.display());
-            }
-            eprintln!("Stamps: {} distinct hashes in use", found.hashes.len());
-        }
-        policies.push(Policy::Stamps(found.hashes));
-    }
-    if cfg.orphans {
-        policies.push(Policy::Orphans);
-    }
-    let (mut index, scan) = scanned?;
+    let (mut index, scan, stamps_policy) = scan_with_stamps(&cfg.cache, &cfg.stamps_dirs)?;
+    let policies: Vec<Policy> = [
+        cfg.duplicates.then_some(Policy::Duplicates),
+        stamps_policy,
+        cfg.orphans.then_some(Policy::Orphans),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     // Entries are needed to list paths (-D) or to remove; a plain dry run
     // needs only the counts.
     let with_entries = cfg.debug >= 1 || !cfg.dry_run;

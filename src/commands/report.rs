@@ -1,23 +1,16 @@
 //! `report`: what is in the cache, without writing SQL.
 
-use super::{open_and_scan, warn};
+use super::scan_with_stamps;
 use crate::cli::TableFormat;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
-use sstate_cache_management::policy::{Policy, stamps};
-use sstate_cache_management::report::{self, Report, Row};
+use rusqlite::types::Value;
+use sstate_cache_management::report::{self, Report, Row, Table};
 use sstate_cache_management::units::human_bytes;
 use std::path::PathBuf;
 
 pub fn run(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> Result<i32> {
-    let stamps_policy = if stamps_dirs.is_empty() {
-        None
-    } else {
-        let found = stamps::collect(stamps_dirs)?;
-        found.warnings.iter().for_each(|w| warn(w));
-        Some(Policy::Stamps(found.hashes))
-    };
-    let (index, _) = open_and_scan(cfg)?;
+    let (index, _, stamps_policy) = scan_with_stamps(cfg, stamps_dirs)?;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let r = report::build(&index, stamps_policy, now_ns)?;
     let out = match format {
@@ -47,36 +40,32 @@ fn json(r: &Report) -> serde_json::Value {
 
 /// One CSV table for everything: section,key,objects,files,disk_bytes.
 fn csv(r: &Report) -> String {
-    let mut out = String::from("section,key,objects,files,disk_bytes\n");
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
+    let row = |section: &str, key: &str, objects: u64, files: u64, bytes: u64| {
+        vec![
+            Value::Text(section.to_string()),
+            Value::Text(key.to_string()),
+            Value::Integer(objects as i64),
+            Value::Integer(files as i64),
+            Value::Integer(bytes as i64),
+        ]
     };
-    out.push_str(&format!(
-        "total,,{},{},{}\n",
-        r.objects, r.files, r.disk_bytes
-    ));
-    for (name, rows) in &r.sections {
-        for row in rows {
-            out.push_str(&format!(
-                "{name},{},{},{},{}\n",
-                quote(&row.key),
-                row.objects,
-                row.files,
-                row.disk_bytes
-            ));
-        }
+    let mut rows = vec![row("total", "", r.objects, r.files, r.disk_bytes)];
+    for (name, section) in &r.sections {
+        rows.extend(
+            section
+                .iter()
+                .map(|x| row(name, &x.key, x.objects, x.files, x.disk_bytes)),
+        );
     }
-    for p in &r.reclaim {
-        out.push_str(&format!(
-            "reclaim,{},{},{},{}\n",
-            p.policy, p.objects, p.files, p.disk_bytes
-        ));
-    }
-    out
+    rows.extend(
+        r.reclaim
+            .iter()
+            .map(|p| row("reclaim", p.policy, p.objects, p.files, p.disk_bytes)),
+    );
+    let columns = ["section", "key", "objects", "files", "disk_bytes"]
+        .map(String::from)
+        .to_vec();
+    Table { columns, rows }.to_csv()
 }
 
 fn text(cfg: &CacheConfig, r: &Report) -> String {
