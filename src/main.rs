@@ -26,30 +26,28 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Some(Command::Scan(args)) => {
-            let Some(dir) = cache_dir_from(&args.cache) else {
-                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+            let Some(cfg) = resolve(&args.cache)? else {
+                return no_cache_dir();
             };
-            let cfg = CacheConfig::resolve(&args.cache, dir)?;
             commands::scan::run(&cfg, args.format)
         }
         Some(Command::Report(args)) => {
-            let Some(dir) = cache_dir_from(&args.cache) else {
-                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+            let Some(cfg) = resolve(&args.cache)? else {
+                return no_cache_dir();
             };
-            let cfg = CacheConfig::resolve(&args.cache, dir)?;
             commands::report::run(&cfg, &args.stamps_dir, args.format)
         }
         Some(Command::Query(args)) => {
-            let Some(dir) = cache_dir_from(&args.cache) else {
-                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+            let Some(cfg) = resolve(&args.cache)? else {
+                return no_cache_dir();
             };
-            let cfg = CacheConfig::resolve(&args.cache, dir)?;
             commands::query::run(&cfg, &args.sql, args.format)
         }
         None => {
             let a = cli.clean;
+            // Usage errors first (as the reference tool), then the dir itself.
             let Some(dir) = cache_dir_from(&a.cache) else {
-                return usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR");
+                return no_cache_dir();
             };
             if !a.remove_duplicated && !a.remove_orphans && a.stamps_dir.is_empty() {
                 return usage(
@@ -84,6 +82,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             commands::clean::run(&cfg)
         }
     }
+}
+
+/// The cache configuration, or None when no cache dir was given anywhere.
+fn resolve(args: &cli::CacheArgs) -> anyhow::Result<Option<CacheConfig>> {
+    cache_dir_from(args)
+        .map(|dir| CacheConfig::resolve(args, dir))
+        .transpose()
+}
+
+fn no_cache_dir() -> anyhow::Result<i32> {
+    usage("no cache dir: pass --cache-dir DIR or set SSTATE_CACHE_DIR")
 }
 
 /// As the reference tool: print the usage and exit 1, with the reason on
