@@ -72,7 +72,7 @@ pub struct CacheArgs {
     #[arg(short = 'j', long, value_name = "JOBS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: u32,
 
-    /// List and stat every directory, not only those whose mtime changed.
+    /// List and stat every directory, not only those whose mtime or ctime changed.
     /// Picks up mtime updates made by builds that reused objects (they do
     /// not change the directory); slower.
     #[arg(long)]
