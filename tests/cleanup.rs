@@ -2,9 +2,7 @@
 //! policies (SSTATE.md section 5), the printed lines and the prompt
 //! (section 4), run through the real binary on real caches.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Run a dry run with -D and return (paths listed, summary line).
 fn plan(cache: &Cache, args: &[&str]) -> (Vec<String>, String) {

@@ -3,9 +3,7 @@
 //! the cleanup's JSON document and the removal history, run through the
 //! real binary on real caches.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;

@@ -2,9 +2,7 @@
 //! figures, formats (table, JSON, CSV), read-only SQL and the public views,
 //! run through the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -2,9 +2,7 @@
 //! entries re-checked before unlinking, non-entries never touched, nothing
 //! outside the cache removed, unreadable dirs and bad indexes handled.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

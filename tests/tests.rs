@@ -1,0 +1,10 @@
+//! The integration test suite: one binary (one link of SQLite and the
+//! harness), one module per theme. Run with `cargo test --release`.
+
+mod common;
+
+mod bench_smoke;
+mod cleanup;
+mod index;
+mod report;
+mod safety;
