@@ -2,7 +2,29 @@
 //! turns these into what the commands run with.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sstate_cache_management::units;
 use std::path::PathBuf;
+
+/// A value as the user wrote it (`30d`, `500G`) and what it means.
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub text: String,
+    pub value: T,
+}
+
+fn duration(s: &str) -> Result<Written<u64>, String> {
+    Ok(Written {
+        text: s.to_string(),
+        value: units::parse_duration(s)?,
+    })
+}
+
+fn size(s: &str) -> Result<Written<u64>, String> {
+    Ok(Written {
+        text: s.to_string(),
+        value: units::parse_size(s)?,
+    })
+}
 
 const ABOUT: &str = "Keep a Yocto/OpenEmbedded shared-state (sstate) cache lean.
 
@@ -11,15 +33,16 @@ SQLite index of the cache, so that a second cleanup is near-instant and the \
 cache can be queried.
 
 Without a subcommand it cleans: pick one or more policies (-d, --stamps-dir, \
---remove-orphans); it prints 'N out of M files will be removed!', asks \
+--remove-orphans, --older-than, --max-size, --where, --select-sql); it prints 'N out of M files will be removed!', asks \
 'Do you want to continue (y/n)?' unless -y or -n, and removes only on y. \
-Every file is checked again just before it is removed: one that a build \
-used or rewrote since the scan is kept.";
+Every object is checked again just before it is removed: one that a build \
+used or rewrote since the scan is kept whole.";
 
 const AFTER: &str = "Examples:
   sstate-cache-management --cache-dir sstate-cache -d -n
   sstate-cache-management --cache-dir sstate-cache --stamps-dir build/tmp/stamps -y
   sstate-cache-management --cache-dir sstate-cache --remove-orphans -d -D -n
+  sstate-cache-management --cache-dir sstate-cache --older-than 30d --max-size 500G -y
   sstate-cache-management scan --cache-dir sstate-cache
   sstate-cache-management report --cache-dir sstate-cache
   sstate-cache-management query --cache-dir sstate-cache \\
@@ -105,6 +128,65 @@ pub struct CleanArgs {
     #[arg(long, value_name = "DIR", action = clap::ArgAction::Append)]
     pub stamps_dir: Vec<PathBuf>,
 
+    /// Remove objects not used for DURATION (30d, 36h, 2w): last use is
+    /// the newest mtime of an object's files, which builds update when
+    /// they reuse it. Keeps the dependencies of what stays (see --keep-deps).
+    #[arg(long, value_name = "DURATION", value_parser = duration,
+          help_heading = "Policies beyond the reference tool")]
+    pub older_than: Option<Written<u64>>,
+
+    /// Remove the least recently used objects until the cache holds at most
+    /// SIZE on disk (500G, 800M, 1.5T; powers of 1024; as du counts). Applied
+    /// after the other policies; keeps the dependencies of what stays.
+    #[arg(long, value_name = "SIZE", value_parser = size,
+          help_heading = "Policies beyond the reference tool")]
+    pub max_size: Option<Written<u64>>,
+
+    /// With -d: keep the N newest objects of each group instead of one (for
+    /// caches that several branches build into).
+    #[arg(long, value_name = "N", requires = "remove_duplicated", value_parser = clap::value_parser!(u32).range(1..),
+          help_heading = "Policies beyond the reference tool")]
+    pub keep_per_group: Option<u32>,
+
+    /// Remove the objects a read-only SQL query selects: FILE holds one
+    /// SELECT over the public views (objects, entries, groups, deps) that
+    /// returns an object_id column.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Policies beyond the reference tool"
+    )]
+    pub select_sql: Option<PathBuf>,
+
+    /// Remove the objects matching an SQL condition over the objects view,
+    /// e.g. "pn = 'linux-yocto' AND last_used < unixepoch('now','-14 days')".
+    #[arg(
+        long = "where",
+        value_name = "EXPR",
+        help_heading = "Policies beyond the reference tool"
+    )]
+    pub where_: Option<String>,
+
+    /// Never remove objects used within DURATION (for caches that running
+    /// builds write into). Applies to every policy.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Protections")]
+    pub keep_newer_than: Option<Written<u64>>,
+
+    /// Keep every object that a kept object depends on (read from the
+    /// siginfo files), for every policy. On by default for --older-than and
+    /// --max-size only.
+    #[arg(long, overrides_with = "no_keep_deps", help_heading = "Protections")]
+    pub keep_deps: bool,
+
+    /// Do not keep dependencies (not even for --older-than and --max-size).
+    #[arg(long, overrides_with = "keep_deps", help_heading = "Protections")]
+    pub no_keep_deps: bool,
+
+    /// Go on even if a --stamps-dir names no object of the cache (almost
+    /// always the wrong stamps dir: every object would be removed).
+    #[arg(long, help_heading = "Protections")]
+    pub allow_unmatched_stamps: bool,
+
     /// Do not remove anything: plan and report only.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -125,8 +207,9 @@ pub struct CleanArgs {
     #[arg(long, value_name = "LAYERS", hide_short_help = true)]
     pub extra_layer: Option<String>,
 
-    /// Also remove the target of a symlink entry whose name is the same
-    /// sstate name (not implemented yet: symlink targets are kept).
+    /// Also remove the target of a selected symlink entry (a file in a local
+    /// sstate mirror) when the target has the same sstate file name; the
+    /// target is checked again just before, like every file.
     #[arg(short = 'L', long)]
     pub follow_symlink: bool,
 

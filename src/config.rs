@@ -1,9 +1,11 @@
 //! Resolved configuration: what the commands run with, built once from the
 //! parsed flags. Nothing past this layer looks at clap types.
 
-use crate::cli::CacheArgs;
+use crate::cli::{CacheArgs, CleanArgs, Format, Written};
 use anyhow::{Context, Result, bail};
 use sstate_cache_management::index;
+use sstate_cache_management::plan::Request;
+use sstate_cache_management::policy::{Policy, StampDir, custom::Custom};
 use std::path::PathBuf;
 
 /// Where the cache and its index are, and how to walk it.
@@ -52,5 +54,124 @@ impl CacheConfig {
             full_rescan: args.full_rescan,
             verbose: args.verbose,
         })
+    }
+}
+
+/// A resolved cleanup: what the clean command runs with.
+#[derive(Debug)]
+pub struct CleanConfig {
+    pub cache: CacheConfig,
+    pub duplicates: Option<u32>,
+    pub orphans: bool,
+    pub stamps_dirs: Vec<PathBuf>,
+    /// (cutoff ns, as written).
+    pub older_than: Option<(i64, String)>,
+    pub max_size: Option<(u64, String)>,
+    pub custom: Option<Custom>,
+    pub keep_newer_than: Option<(i64, String)>,
+    pub keep_deps: Option<bool>,
+    pub allow_unmatched_stamps: bool,
+    pub follow_symlinks: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub debug: u8,
+    pub format: Format,
+    /// The command line, for the history.
+    pub command: String,
+}
+
+/// Now, in ns since the epoch: the reference for every duration of a run.
+pub fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn cutoff(now: i64, w: &Written<u64>) -> (i64, String) {
+    (
+        now.saturating_sub((w.value as i64).saturating_mul(1_000_000_000)),
+        w.text.clone(),
+    )
+}
+
+impl CleanConfig {
+    /// Whether any policy was asked for.
+    pub fn has_policy(a: &CleanArgs) -> bool {
+        a.remove_duplicated
+            || a.remove_orphans
+            || !a.stamps_dir.is_empty()
+            || a.older_than.is_some()
+            || a.max_size.is_some()
+            || a.select_sql.is_some()
+            || a.where_.is_some()
+    }
+
+    pub fn resolve(a: CleanArgs, cache: CacheConfig) -> Result<CleanConfig> {
+        let now = now_ns();
+        let custom = match (&a.select_sql, &a.where_) {
+            (Some(_), Some(_)) => {
+                bail!("--select-sql and --where: give one custom selection, not both")
+            }
+            (Some(f), None) => Some(Custom::from_file(f)?),
+            (None, Some(w)) => Some(Custom::from_where(w)?),
+            (None, None) => None,
+        };
+        Ok(CleanConfig {
+            cache,
+            duplicates: a.remove_duplicated.then(|| a.keep_per_group.unwrap_or(1)),
+            orphans: a.remove_orphans,
+            stamps_dirs: a.stamps_dir,
+            older_than: a.older_than.as_ref().map(|w| cutoff(now, w)),
+            max_size: a.max_size.map(|w| (w.value, w.text)),
+            custom,
+            keep_newer_than: a.keep_newer_than.as_ref().map(|w| cutoff(now, w)),
+            keep_deps: match (a.keep_deps, a.no_keep_deps) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            allow_unmatched_stamps: a.allow_unmatched_stamps,
+            follow_symlinks: a.follow_symlink,
+            dry_run: a.dry_run,
+            yes: a.yes,
+            debug: a.debug,
+            format: a.format,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+        })
+    }
+
+    /// The planning request, once the stamps (if any) are read.
+    pub fn request(&self, stamps: Option<Vec<StampDir>>) -> Request {
+        let mut policies = Vec::new();
+        if let Some(keep) = self.duplicates {
+            policies.push(Policy::Duplicates { keep });
+        }
+        if let Some(dirs) = stamps {
+            policies.push(Policy::Stamps(dirs));
+        }
+        if self.orphans {
+            policies.push(Policy::Orphans);
+        }
+        if let Some((cutoff_ns, spec)) = &self.older_than {
+            policies.push(Policy::OlderThan {
+                cutoff_ns: *cutoff_ns,
+                spec: spec.clone(),
+            });
+        }
+        if let Some(c) = &self.custom {
+            policies.push(Policy::Custom(c.clone()));
+        }
+        if let Some((bytes, spec)) = &self.max_size {
+            policies.push(Policy::MaxSize {
+                bytes: *bytes,
+                spec: spec.clone(),
+            });
+        }
+        Request {
+            policies,
+            keep_newer_than: self.keep_newer_than.clone(),
+            keep_deps: self.keep_deps,
+            allow_unmatched_stamps: self.allow_unmatched_stamps,
+            follow_symlinks: self.follow_symlinks,
+            jobs: self.cache.jobs,
+        }
     }
 }

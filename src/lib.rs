@@ -6,14 +6,24 @@
 //! - [`scan`]: the parallel, incremental walk that fills the index.
 //! - [`index`]: the SQLite index: open, migrate, record.
 //! - [`policy`]: the cleanup policies as SQL over the index.
-//! - [`remove`]: re-check and unlink.
+//! - [`plan`]: policies, protections and budget into a plan, made exact
+//!   on a warm index by re-stat-ing what it depends on.
+//! - [`deps`], [`siginfo`]: dependency edges read from siginfo files.
+//! - [`remove`]: re-check and unlink whole objects, beneath the cache root.
 //! - [`corpus`]: a generator of realistic caches for tests and benchmarks.
 
 pub mod corpus;
+pub mod deps;
 pub mod index;
 pub mod name;
+pub mod plan;
 pub mod policy;
 pub mod remove;
 pub mod report;
 pub mod scan;
+pub mod siginfo;
 pub mod units;
+
+/// The directory the tool keeps inside a cache (its lock file and trash);
+/// never scanned as part of the cache.
+pub const TOOL_DIR: &str = ".sstate-cache-management";

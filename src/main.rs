@@ -6,7 +6,7 @@ mod config;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
-use config::{CacheConfig, cache_dir_from};
+use config::{CacheConfig, CleanConfig, cache_dir_from};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -49,9 +49,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some(dir) = cache_dir_from(&a.cache) else {
                 return no_cache_dir();
             };
-            if !a.remove_duplicated && !a.remove_orphans && a.stamps_dir.is_empty() {
+            if !CleanConfig::has_policy(&a) {
                 return usage(
-                    "no cleanup policy: pass -d, --stamps-dir DIR and/or --remove-orphans",
+                    "no cleanup policy: pass -d, --stamps-dir DIR, --remove-orphans, --older-than, \
+                     --max-size, --where or --select-sql",
                 );
             }
             if a.extra_archs.is_some() {
@@ -64,21 +65,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     "--extra-layer has no effect (the index knows every architecture in the cache)",
                 );
             }
-            if a.follow_symlink {
-                commands::warn(
-                    "-L/--follow-symlink is not implemented yet: symlink entries are removed, their targets are kept",
-                );
-            }
-            let cfg = commands::clean::CleanConfig {
-                cache: CacheConfig::resolve(&a.cache, dir)?,
-                duplicates: a.remove_duplicated,
-                orphans: a.remove_orphans,
-                stamps_dirs: a.stamps_dir,
-                dry_run: a.dry_run,
-                yes: a.yes,
-                debug: a.debug,
-                format: a.format,
-            };
+            let cache = CacheConfig::resolve(&a.cache, dir)?;
+            let cfg = CleanConfig::resolve(a, cache)?;
             commands::clean::run(&cfg)
         }
     }

@@ -308,7 +308,7 @@ fn touch_only_change_is_missed_incrementally_and_caught_by_full_rescan() {
 }
 
 #[test]
-fn full_rescan_on_a_cleanup_sees_an_object_a_build_reused() {
+fn warm_cleanup_sees_an_object_a_build_reused_in_place() {
     let cache = Cache::new();
     let old = cache.object(obj("busybox", 20, "package", ARCHIVE_SIGINFO, BASE));
     let new = cache.object(obj("busybox", 21, "package", ARCHIVE_SIGINFO, BASE + 100));
@@ -318,19 +318,17 @@ fn full_rescan_on_a_cleanup_sees_an_object_a_build_reused() {
     for p in &old {
         set_mtime(&cache.path(p), BASE + 200);
     }
-    // The incremental view is stale: it picks the old object, and the
-    // re-check before unlinking keeps it.
-    let stale = stdout_json(&cache.run(&["-d", "-y", "--format", "json"]));
-    assert_eq!(stale["scan"]["mode"], "incremental");
-    assert_eq!(stale["result"]["removed_files"], 0, "{stale}");
-    assert_eq!(stale["result"]["skipped_changed"], 2, "{stale}");
-    assert_eq!(cache.files(), sorted([old.clone(), new.clone()]));
-    // A full rescan sees the reuse: the other object is the duplicate now.
-    let full = stdout_json(&cache.run(&["-d", "-y", "--full-rescan", "--format", "json"]));
-    assert_eq!(full["scan"]["mode"], "full");
-    assert_eq!(full["scan"]["changed"], 2, "{full}");
-    assert_eq!(full["result"]["removed_files"], 2, "{full}");
+    // The incremental scan lists nothing (no directory changed), but the
+    // plan re-stats what it would select, sees the reuse, and picks the
+    // other object: the stale one now.
+    let warm = stdout_json(&cache.run(&["-d", "-y", "--format", "json"]));
+    assert_eq!(warm["scan"]["mode"], "incremental");
+    assert_eq!(warm["scan"]["dirs_listed"], 0, "{warm}");
+    assert_eq!(warm["plan"]["restat"]["changed"], 2, "{warm}");
+    assert_eq!(warm["result"]["removed_files"], 2, "{warm}");
+    assert_eq!(warm["result"]["skipped_changed"], 0, "{warm}");
     assert_eq!(cache.files(), sorted([old]));
+    assert!(!new.iter().any(|p| cache.path(p).exists()));
     assert_index_matches_disk(&cache);
 }
 
@@ -585,7 +583,7 @@ fn policy_rows(doc: &Value) -> Vec<(String, u64, u64, u64)> {
                 .collect();
             assert_eq!(
                 keys,
-                BTreeSet::from(["policy", "objects", "files", "disk_bytes"])
+                BTreeSet::from(["policy", "description", "objects", "files", "disk_bytes"])
             );
             (
                 p["policy"].as_str().expect("policy name").to_string(),
@@ -679,12 +677,19 @@ fn cleanup_json_documents_the_plan_and_the_result() {
         BTreeSet::from([
             "removed_files",
             "removed_bytes",
+            "removed_objects",
             "skipped_changed",
+            "skipped_objects",
             "skipped_gone",
             "failed",
+            "interrupted",
+            "not_attempted",
+            "targets_removed",
             "skipped"
         ])
     );
+    assert_eq!(result["removed_objects"], 2);
+    assert_eq!(result["interrupted"], false);
     assert_eq!(result["removed_files"], 4);
     assert_eq!(result["removed_bytes"], old_bytes + orphan_bytes);
     assert_eq!(result["skipped_changed"], 0);

@@ -37,9 +37,16 @@ fn race_cache() -> Race {
     Race { cache, old_a, kept }
 }
 
-/// Start `-d`, wait for the prompt, run `meddle`, answer y; check that
-/// everything selected except `survivor` is gone and return the last line.
-fn race(r: &Race, meddle: impl FnOnce(&Path), survivor: Option<&str>) -> String {
+/// Start `-d`, wait for the prompt, run `meddle` on the archive of
+/// `old_a`, answer y; check that everything selected except `survivors` is
+/// gone, that `removed_others` files other than that archive were
+/// removed, and return the last line and the archive's recorded outcome.
+fn race(
+    r: &Race,
+    meddle: impl FnOnce(&Path),
+    survivors: &[String],
+    removed_others: usize,
+) -> String {
     let mut child = r.cache.spawn(&["-d"]);
     let before = child.wait_for_prompt();
     assert_eq!(before, vec![summary(4, 6)]);
@@ -50,9 +57,7 @@ fn race(r: &Race, meddle: impl FnOnce(&Path), survivor: Option<&str>) -> String 
     let lines = run.stdout_lines();
     assert_eq!(lines.len(), 1, "one line after the prompt: {}", run.stdout);
     let mut expect: Vec<String> = r.kept.clone();
-    if let Some(s) = survivor {
-        expect.push(s.to_string());
-    }
+    expect.extend(survivors.iter().cloned());
     expect.sort();
     assert_eq!(r.cache.files(), expect);
     let outcome = r.cache.index_query(&format!(
@@ -61,29 +66,28 @@ fn race(r: &Race, meddle: impl FnOnce(&Path), survivor: Option<&str>) -> String 
     let others = r.cache.index_query(&format!(
         "SELECT count(*) FROM removal WHERE path <> '{target}' AND outcome = 'removed'"
     ));
-    assert_eq!(others, vec![vec!["3".to_string()]]);
+    assert_eq!(others, vec![vec![removed_others.to_string()]]);
     format!("{}|{}", lines[0], outcome[0][0])
 }
 
 #[test]
 fn file_touched_while_the_prompt_waits_is_kept() {
     let r = race_cache();
-    let target = r.old_a[0].clone();
-    assert!(target.ends_with(".tar.zst"));
-    let out = race(&r, |p| set_mtime(p, BASE + 5000), Some(&target));
+    assert!(r.old_a[0].ends_with(".tar.zst"));
+    // The whole object stays: its siginfo too.
+    let out = race(&r, |p| set_mtime(p, BASE + 5000), &r.old_a, 2);
     let (line, outcome) = out.split_once('|').expect("two parts");
-    assert_removed_line(line, 3, 1, 0, 0);
+    assert_removed_line(line, 2, 2, 0, 0);
     assert!(
-        line.contains("skipped 1 (changed since indexed: 1"),
+        line.contains("skipped 2 (changed since indexed: 2"),
         "{line}"
     );
-    assert_eq!(outcome, "skipped:changed");
+    assert_eq!(outcome, "skipped:changed:used-since-scan");
 }
 
 #[test]
 fn file_rewritten_while_the_prompt_waits_is_kept() {
     let r = race_cache();
-    let target = r.old_a[0].clone();
     // Different size, same mtime and inode: the size alone must tell.
     let out = race(
         &r,
@@ -92,17 +96,17 @@ fn file_rewritten_while_the_prompt_waits_is_kept() {
                 .expect("rewriting an archive");
             set_mtime(p, BASE);
         },
-        Some(&target),
+        &r.old_a,
+        2,
     );
     let (line, outcome) = out.split_once('|').expect("two parts");
-    assert_removed_line(line, 3, 1, 0, 0);
-    assert_eq!(outcome, "skipped:changed");
+    assert_removed_line(line, 2, 2, 0, 0);
+    assert_eq!(outcome, "skipped:changed:used-since-scan");
 }
 
 #[test]
 fn file_replaced_by_another_inode_while_the_prompt_waits_is_kept() {
     let r = race_cache();
-    let target = r.old_a[0].clone();
     // Same content, size and mtime, new inode (written and renamed in
     // place, as sstate.bbclass does): the inode alone must tell.
     let out = race(
@@ -114,11 +118,12 @@ fn file_replaced_by_another_inode_while_the_prompt_waits_is_kept() {
             set_mtime(&tmp, BASE);
             fs::rename(&tmp, p).expect("renaming the replacement in place");
         },
-        Some(&target),
+        &r.old_a,
+        2,
     );
     let (line, outcome) = out.split_once('|').expect("two parts");
-    assert_removed_line(line, 3, 1, 0, 0);
-    assert_eq!(outcome, "skipped:changed");
+    assert_removed_line(line, 2, 2, 0, 0);
+    assert_eq!(outcome, "skipped:changed:used-since-scan");
 }
 
 #[test]
@@ -127,7 +132,8 @@ fn file_deleted_while_the_prompt_waits_is_reported_as_gone() {
     let out = race(
         &r,
         |p| fs::remove_file(p).expect("deleting an archive"),
-        None,
+        &[],
+        3,
     );
     let (line, outcome) = out.split_once('|').expect("two parts");
     assert_removed_line(line, 3, 0, 1, 0);
@@ -136,6 +142,65 @@ fn file_deleted_while_the_prompt_waits_is_reported_as_gone() {
         "{line}"
     );
     assert_eq!(outcome, "skipped:gone");
+}
+
+#[test]
+fn object_whose_archive_is_touched_after_planning_keeps_every_entry_done_included() {
+    let cache = Cache::new();
+    let all = &[
+        ".tar.zst",
+        ".tar.zst.siginfo",
+        ".tar.zst.sig",
+        ".tar.zst.done",
+    ];
+    let old = cache.object(obj("busybox", 40, "populate_sysroot", all, BASE));
+    let kept = cache.object(obj(
+        "busybox",
+        41,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    let mut child = cache.spawn(&["-d"]);
+    assert_eq!(child.wait_for_prompt(), vec![summary(4, 6)]);
+    // A build restores it meanwhile: the archive is touched in place.
+    set_mtime(&cache.path(&old[0]), now_secs());
+    let run = child.answer("y\n");
+    run.expect_code(0);
+    assert_removed_line(run.stdout_lines()[0], 0, 4, 0, 0);
+    assert_eq!(cache.files(), sorted([old.clone(), kept]));
+    let outcomes = cache.index_query(
+        "SELECT DISTINCT outcome FROM removal WHERE run_id = (SELECT max(id) FROM removal_run)",
+    );
+    assert_eq!(
+        outcomes,
+        vec![vec!["skipped:changed:used-since-scan".to_string()]]
+    );
+}
+
+#[test]
+fn object_that_gains_an_entry_after_planning_is_kept() {
+    let cache = Cache::new();
+    let spec = obj("busybox", 42, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
+    let old = cache.object(spec.clone());
+    let kept = cache.object(obj(
+        "busybox",
+        43,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    let mut child = cache.spawn(&["-d"]);
+    assert_eq!(child.wait_for_prompt(), vec![summary(2, 4)]);
+    // A build signs it meanwhile: a new .sig beside the planned files.
+    let sig = spec.rel_path(".tar.zst.sig");
+    cache.file(&sig, b"signature");
+    let run = child.answer("y\n");
+    run.expect_code(0);
+    assert_removed_line(run.stdout_lines()[0], 0, 2, 0, 0);
+    let mut expect = old.clone();
+    expect.push(sig);
+    assert_eq!(cache.files(), sorted([expect, kept]));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,211 +1,429 @@
-//! The cleanup (the drop-in command): scan, plan, confirm, remove, record.
+//! The cleanup (the drop-in command), as a pipeline of stages:
+//! scan → plan → show → confirm → apply → record → report.
+//!
+//! Each stage is a function of the previous stages' values; printing is
+//! done by [`Render`] only, in text (the reference tool's lines) or JSON
+//! (one document at the end).
 
-use super::scan_with_stamps;
+use super::{scan_with_stamps, warn};
 use crate::cli::Format;
-use crate::config::CacheConfig;
+use crate::config::CleanConfig;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use sstate_cache_management::index::record_removal;
-use sstate_cache_management::policy::{self, Policy};
-use sstate_cache_management::remove::{self, Outcome, RemovalTotals};
+use sstate_cache_management::index::{Index, RunRecord, now_rfc3339, record_run};
+use sstate_cache_management::plan::{self, Plan};
+use sstate_cache_management::remove::{self, Mode, Progress, Totals};
+use sstate_cache_management::scan::ScanReport;
 use sstate_cache_management::units::human_bytes;
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
-/// A resolved cleanup request.
-pub struct CleanConfig {
-    pub cache: CacheConfig,
-    pub duplicates: bool,
-    pub orphans: bool,
-    pub stamps_dirs: Vec<PathBuf>,
-    pub dry_run: bool,
-    pub yes: bool,
-    pub debug: u8,
-    pub format: Format,
+/// Milliseconds each stage took.
+#[derive(Debug, Default, serde::Serialize)]
+struct Timings {
+    scan: u64,
+    plan: u64,
+    remove: u64,
+    index_update: u64,
+}
+
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
 }
 
 /// Run a cleanup; returns the process exit code.
 pub fn run(cfg: &CleanConfig) -> Result<i32> {
-    let verbose = cfg.cache.verbose;
     if cfg.format == Format::Json && !cfg.dry_run && !cfg.yes {
         bail!(
             "--format json cannot answer the prompt: add -n (dry run) or -y (remove without asking)"
         );
     }
-    let (mut index, scan, stamps_policy) = scan_with_stamps(&cfg.cache, &cfg.stamps_dirs)?;
-    let policies: Vec<Policy> = [
-        cfg.duplicates.then_some(Policy::Duplicates),
-        stamps_policy,
-        cfg.orphans.then_some(Policy::Orphans),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    // Entries are needed to list paths (-D) or to remove; a plain dry run
-    // needs only the counts.
-    let with_entries = cfg.debug >= 1 || !cfg.dry_run;
-    let t_plan = Instant::now();
-    let plan = policy::plan(&index, &policies, with_entries)?;
-    let plan_ms = t_plan.elapsed().as_millis() as u64;
-    if verbose {
+    let started_at = now_rfc3339();
+    let render = Render { cfg };
+    let mut timings = Timings::default();
+
+    // scan
+    let t = Instant::now();
+    let root_identity = root_identity(&cfg.cache.cache_root);
+    let (mut index, scan, stamps) = scan_with_stamps(&cfg.cache, &cfg.stamps_dirs)?;
+    timings.scan = ms(t);
+
+    // plan
+    let t = Instant::now();
+    let request = cfg.request(stamps);
+    let plan = plan::plan(&mut index, &request)?;
+    timings.plan = ms(t);
+    plan.warnings.iter().for_each(|w| warn(w));
+    render.explain_plan(&plan);
+
+    // show, confirm
+    render.show_plan(&index, &plan)?;
+    let confirmed = confirm(cfg)?;
+
+    // apply
+    let t = Instant::now();
+    let signal = Arc::new(AtomicUsize::new(0));
+    let totals = if confirmed && plan.count.objects > 0 {
+        if cfg.cache.verbose {
+            eprintln!(
+                "Removing {} files of {} objects with {} threads",
+                plan.count.files, plan.count.objects, cfg.cache.jobs
+            );
+        }
+        let guard = InterruptGuard::install(&signal)?;
+        let progress = Progress::default();
+        let result = remove::apply(
+            &index,
+            &remove::Options {
+                jobs: cfg.cache.jobs,
+                mode: Mode::Unlink,
+                interrupt: &signal,
+                progress: &progress,
+                root_identity,
+            },
+        );
+        drop(guard);
+        result?
+    } else {
+        Totals::default()
+    };
+    timings.remove = ms(t);
+
+    // record
+    let t = Instant::now();
+    let plan_json = serde_json::to_string(&plan).context("encoding the plan")?;
+    let policies = request.policy_names();
+    let run_id = record_run(
+        &mut index,
+        &RunRecord {
+            started_at: &started_at,
+            command: &cfg.command,
+            policies: &policies,
+            dry_run: cfg.dry_run,
+            confirmed,
+            interrupted: totals.interrupted,
+            selected: (plan.count.objects, plan.count.files, plan.count.disk_bytes),
+            removed: (totals.removed_files, totals.removed_bytes),
+            skipped_files: totals.skipped(),
+            failed_files: totals.failed,
+            plan_json: &plan_json,
+            trash_dir: None,
+            gone_word: "removed",
+        },
+        confirmed && plan.count.objects > 0,
+    )
+    .with_context(|| format!("recording the cleanup in index {}", index.path.display()))?;
+    timings.index_update = ms(t);
+    if cfg.cache.verbose {
+        eprintln!(
+            "Timings: scan {} ms, plan {} ms, remove {} ms, index update {} ms (run #{run_id})",
+            timings.scan, timings.plan, timings.remove, timings.index_update
+        );
+    }
+
+    // report
+    let failed = render.problems(&index, &totals, confirmed)?;
+    render.result(&index, &scan, &plan, confirmed, &totals, &timings)?;
+    let sig = signal.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(if totals.interrupted && sig != 0 {
+        128 + sig as i32
+    } else if failed {
+        1
+    } else {
+        0
+    })
+}
+
+/// (device, inode) of the cache root, to refuse a root swapped mid-run.
+fn root_identity(root: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(root).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// SIGINT, SIGTERM and SIGHUP during the removal set `signal` (to the
+/// signal number) instead of killing the process, so that the removal
+/// stops at an object boundary and is recorded. Dropped: the default
+/// actions are back.
+struct InterruptGuard(Vec<signal_hook::SigId>);
+
+impl InterruptGuard {
+    fn install(signal: &Arc<AtomicUsize>) -> Result<InterruptGuard> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut ids = Vec::new();
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            ids.push(
+                signal_hook::flag::register_usize(s, Arc::clone(signal), s as usize)
+                    .context("installing the interrupt handler")?,
+            );
+        }
+        Ok(InterruptGuard(ids))
+    }
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        for id in self.0.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// The prompt, as the reference tool: only `y` or `Y` goes on.
+fn confirm(cfg: &CleanConfig) -> Result<bool> {
+    if cfg.dry_run {
+        return Ok(false);
+    }
+    if cfg.yes {
+        return Ok(true);
+    }
+    println!("Do you want to continue (y/n)?");
+    std::io::stdout().flush().context("writing to stdout")?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer from stdin")?;
+    Ok(matches!(answer.trim_end_matches(['\n', '\r']), "y" | "Y"))
+}
+
+/// The one place a cleanup prints.
+struct Render<'a> {
+    cfg: &'a CleanConfig,
+}
+
+impl Render<'_> {
+    fn text(&self) -> bool {
+        self.cfg.format == Format::Text
+    }
+
+    /// `-v`: what each policy and protection did, and what making the plan
+    /// exact cost.
+    fn explain_plan(&self, plan: &Plan) {
+        if !self.cfg.cache.verbose {
+            return;
+        }
+        for s in &plan.stamps {
+            eprintln!(
+                "Stamps: {} in {} ({} distinct hashes, {} naming objects of this cache)",
+                s.stamps,
+                s.dir.display(),
+                s.hashes,
+                s.matched
+            );
+        }
+        if let Some(e) = &plan.edges {
+            eprintln!(
+                "Dependencies: read {} siginfo files ({} unreadable), {} edges added, {} ms",
+                e.read, e.unreadable, e.edges, e.duration_ms
+            );
+            for (path, why) in &e.samples {
+                eprintln!("  unreadable siginfo {path}: {why}");
+            }
+        }
+        eprintln!(
+            "Plan: {} pass(es); re-stat {} entries of {} objects ({} changed, {} gone) to see reuse",
+            plan.passes,
+            plan.restat.entries,
+            plan.restat.objects,
+            plan.restat.changed,
+            plan.restat.gone
+        );
         for p in &plan.policies {
             eprintln!(
                 "Policy {}: {} objects, {} files, {}",
-                p.policy,
-                p.objects,
-                p.files,
-                human_bytes(p.disk_bytes)
+                p.description,
+                p.count.objects,
+                p.count.files,
+                human_bytes(p.count.disk_bytes)
+            );
+        }
+        for p in &plan.protected {
+            eprintln!(
+                "Protected ({}): {} objects, {} files, {} kept",
+                p.protection,
+                p.count.objects,
+                p.count.files,
+                human_bytes(p.count.disk_bytes)
+            );
+        }
+        if let Some(b) = &plan.budget {
+            eprintln!(
+                "Budget {}: {} now, {} after{}",
+                human_bytes(b.budget),
+                human_bytes(b.before),
+                human_bytes(b.after),
+                if b.met { "" } else { " (over budget)" }
             );
         }
     }
 
-    let text = cfg.format == Format::Text;
-    if text {
+    /// `-D` paths, then the reference tool's summary line.
+    fn show_plan(&self, index: &Index, plan: &Plan) -> Result<()> {
+        if let Some(b) = plan.budget.as_ref().filter(|b| !b.met) {
+            warn(&format!(
+                "--max-size {}: what may not be removed (recently used, protected, or needed by what stays) \
+                 takes {}; the cache stays over budget",
+                human_bytes(b.budget),
+                human_bytes(b.after)
+            ));
+        }
+        if !self.text() {
+            return Ok(());
+        }
         let mut out = std::io::stdout().lock();
-        if cfg.debug >= 1 {
-            let mut paths: Vec<&str> = plan.entries.iter().map(|e| e.rel_path.as_str()).collect();
-            paths.sort_unstable();
-            for p in paths {
-                writeln!(out, "{}", cfg.cache.cache_dir.join(p).display())
-                    .context("writing to stdout")?;
-            }
+        if self.cfg.debug >= 1 {
+            let dir = &self.cfg.cache.cache_dir;
+            plan::for_each_path(index, |p| {
+                if p.starts_with('/') {
+                    writeln!(out, "{p}")
+                } else {
+                    writeln!(out, "{}", dir.join(p).display())
+                }
+                .context("writing to stdout")
+            })?;
         }
         writeln!(
             out,
             "{} out of {} files will be removed!",
-            plan.files, plan.total_entries
+            plan.count.files, plan.cache.entries
         )
         .context("writing to stdout")?;
-        out.flush().context("writing to stdout")?;
+        out.flush().context("writing to stdout")
     }
 
-    let confirmed = if cfg.dry_run {
-        false
-    } else if cfg.yes {
-        true
-    } else {
-        println!("Do you want to continue (y/n)?");
-        std::io::stdout().flush().context("writing to stdout")?;
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .context("reading the answer from stdin")?;
-        matches!(answer.trim_end_matches(['\n', '\r']), "y" | "Y")
-    };
-
-    let mut remove_ms = 0;
-    let (outcomes, totals) = if confirmed && !plan.entries.is_empty() {
-        if verbose {
-            eprintln!(
-                "Removing {} files with {} threads",
-                plan.entries.len(),
-                cfg.cache.jobs
-            );
+    /// Per-file problems on stderr; true if any file could not be removed.
+    fn problems(&self, index: &Index, totals: &Totals, confirmed: bool) -> Result<bool> {
+        if !confirmed || (totals.failed == 0 && totals.skipped() == 0) {
+            return Ok(totals.failed > 0);
         }
-        let t_remove = Instant::now();
-        let outcomes = remove::remove(&cfg.cache.cache_root, &plan.entries, cfg.cache.jobs)?;
-        remove_ms = t_remove.elapsed().as_millis() as u64;
-        let totals = remove::totals(&plan.entries, &outcomes);
-        (outcomes, totals)
-    } else {
-        (Vec::new(), RemovalTotals::default())
-    };
-    let t_record = Instant::now();
-    record_removal(
-        &mut index,
-        &plan,
-        &outcomes,
-        &totals,
-        cfg.dry_run,
-        confirmed,
-    )
-    .with_context(|| format!("recording the cleanup in index {}", index.path.display()))?;
-    let record_ms = t_record.elapsed().as_millis() as u64;
-    if verbose {
-        eprintln!(
-            "Timings: scan {} ms, plan {plan_ms} ms, remove {remove_ms} ms, index update {record_ms} ms",
-            scan.duration_ms
-        );
-    }
-
-    let failures: Vec<(&str, &str)> = plan
-        .entries
-        .iter()
-        .zip(&outcomes)
-        .filter_map(|(e, o)| match o {
-            Outcome::Failed(why) => Some((e.rel_path.as_str(), why.as_str())),
-            _ => None,
-        })
-        .collect();
-    for (path, why) in &failures {
-        eprintln!(
-            "error: could not remove {}: {why}",
-            cfg.cache.cache_dir.join(path).display()
-        );
-    }
-
-    if text {
-        if verbose || cfg.debug >= 1 {
-            for (e, o) in plan.entries.iter().zip(&outcomes) {
-                let why = match o {
-                    Outcome::SkippedChanged => "changed since it was indexed (in use by a build?)",
-                    Outcome::SkippedGone => "already gone",
+        let show_skipped = self.cfg.cache.verbose || self.cfg.debug >= 1;
+        let mut stmt = index
+            .conn
+            .prepare(
+                "SELECT CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END, x.outcome
+                 FROM temp.outcome x JOIN entry e ON e.id = x.entry_id
+                 JOIN object o ON o.id = e.object_id JOIN dir d ON d.id = o.dir_id
+                 ORDER BY 1",
+            )
+            .context("listing the files not removed")?;
+        let mut rows = stmt.query([]).context("listing the files not removed")?;
+        let dir = &self.cfg.cache.cache_dir;
+        while let Some(r) = rows.next().context("listing the files not removed")? {
+            let (path, outcome): (String, String) = (r.get(0)?, r.get(1)?);
+            let path = dir.join(path);
+            if let Some(why) = outcome.strip_prefix("failed:") {
+                eprintln!("error: could not remove {}: {why}", path.display());
+            } else if show_skipped {
+                let why = match outcome.as_str() {
+                    "skipped:gone" => "already gone",
+                    "skipped:changed:new-entry" => {
+                        "its object gained a file since the scan (in use by a build?); the object is kept"
+                    }
+                    "skipped:changed:link-target-used-since-scan" => {
+                        "the file its link points at changed since the scan; the object is kept"
+                    }
+                    s if s.starts_with("skipped:changed") => {
+                        "its object changed since the scan (used by a build?); the object is kept"
+                    }
                     _ => continue,
                 };
-                eprintln!(
-                    "Skipped {}: {why}",
-                    cfg.cache.cache_dir.join(&e.rel_path).display()
-                );
+                eprintln!("Skipped {}: {why}", path.display());
             }
         }
-        if confirmed {
-            println!(
-                "Removed {} files ({} freed), skipped {} (changed since indexed: {}, already gone: {}), failed {}.",
-                totals.removed_files,
-                human_bytes(totals.removed_bytes),
-                totals.skipped(),
-                totals.skipped_changed,
-                totals.skipped_gone,
-                totals.failed
-            );
+        Ok(totals.failed > 0)
+    }
+
+    fn result(
+        &self,
+        index: &Index,
+        scan: &ScanReport,
+        plan: &Plan,
+        confirmed: bool,
+        totals: &Totals,
+        timings: &Timings,
+    ) -> Result<()> {
+        if self.text() {
+            if confirmed {
+                println!(
+                    "Removed {} files ({} freed), skipped {} (changed since indexed: {}, already gone: {}), failed {}.",
+                    totals.removed_files,
+                    human_bytes(totals.removed_bytes),
+                    totals.skipped(),
+                    totals.skipped_changed,
+                    totals.skipped_gone,
+                    totals.failed
+                );
+                if totals.interrupted {
+                    println!(
+                        "Interrupted: {} files were not reached; the next run carries on from what is on disk.",
+                        totals.not_attempted
+                    );
+                }
+            }
+            return Ok(());
         }
-    } else {
         let doc = json!({
-            "cache_dir": cfg.cache.cache_dir,
-            "index": cfg.cache.index_path,
-            "dry_run": cfg.dry_run,
+            "cache_dir": self.cfg.cache.cache_dir,
+            "index": index.path,
+            "dry_run": self.cfg.dry_run,
             "scan": scan,
             "plan": {
                 "policies": plan.policies,
-                "objects": plan.objects,
-                "files": plan.files,
-                "disk_bytes": plan.disk_bytes,
-                "total_files": plan.total_entries,
+                "protected": plan.protected,
+                "objects": plan.count.objects,
+                "files": plan.count.files,
+                "disk_bytes": plan.count.disk_bytes,
+                "total_files": plan.cache.entries,
+                "cache": plan.cache,
+                "after_disk_bytes": plan.after_bytes(),
+                "budget": plan.budget,
+                "stamps": plan.stamps,
+                "restat": plan.restat,
+                "passes": plan.passes,
+                "edges": plan.edges,
+                "link_targets": plan.link_targets,
             },
-            "timings_ms": {
-                "scan": scan.duration_ms,
-                "plan": plan_ms,
-                "remove": remove_ms,
-                "index_update": record_ms,
-            },
+            "timings_ms": timings,
             "result": if confirmed { json!({
                 "removed_files": totals.removed_files,
                 "removed_bytes": totals.removed_bytes,
+                "removed_objects": totals.removed_objects,
                 "skipped_changed": totals.skipped_changed,
+                "skipped_objects": totals.skipped_objects,
                 "skipped_gone": totals.skipped_gone,
                 "failed": totals.failed,
-                "skipped": plan.entries.iter().zip(&outcomes)
-                    .filter(|(_, o)| !matches!(o, Outcome::Removed))
-                    .map(|(e, o)| json!({"path": e.rel_path, "outcome": o.as_text()}))
-                    .collect::<Vec<_>>(),
+                "interrupted": totals.interrupted,
+                "not_attempted": totals.not_attempted,
+                "targets_removed": totals.targets_removed,
+                "skipped": if totals.skipped() + totals.failed > 0 { skipped_json(index)? } else { Vec::new() },
             }) } else { serde_json::Value::Null },
         });
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).context("encoding JSON")?
         );
+        Ok(())
     }
-    Ok(if failures.is_empty() { 0 } else { 1 })
+}
+
+/// The files a confirmed run did not remove, with why.
+fn skipped_json(index: &Index) -> Result<Vec<serde_json::Value>> {
+    let mut stmt = index
+        .conn
+        .prepare(
+            "SELECT CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END, x.outcome
+             FROM temp.outcome x JOIN entry e ON e.id = x.entry_id
+             JOIN object o ON o.id = e.object_id JOIN dir d ON d.id = o.dir_id
+             ORDER BY 1",
+        )
+        .context("listing the files not removed")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(json!({"path": r.get::<_, String>(0)?, "outcome": r.get::<_, String>(1)?}))
+        })
+        .context("listing the files not removed")?;
+    rows.collect::<rusqlite::Result<_>>()
+        .context("listing the files not removed")
 }

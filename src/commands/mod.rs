@@ -9,17 +9,17 @@ pub mod scan;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
 use sstate_cache_management::index::{self, Index};
-use sstate_cache_management::policy::{Policy, stamps};
+use sstate_cache_management::policy::{StampDir, stamps};
 use sstate_cache_management::scan::{ScanOptions, ScanReport};
 use std::path::PathBuf;
 
 /// Open and scan the index while the stamps of `stamps_dirs` (if any) are
-/// read on another thread; returns the stamps policy they define. A missing
-/// stamps dir fails before the scan, one without stamps after it.
+/// read on another thread. A missing stamps dir fails before the scan; an
+/// unreadable part of one, or one without stamps, after it.
 pub fn scan_with_stamps(
     cfg: &CacheConfig,
     stamps_dirs: &[PathBuf],
-) -> Result<(Index, ScanReport, Option<Policy>)> {
+) -> Result<(Index, ScanReport, Option<Vec<StampDir>>)> {
     stamps::check_dirs(stamps_dirs)?;
     let (found, scanned) = std::thread::scope(|s| {
         let found = (!stamps_dirs.is_empty()).then(|| s.spawn(|| stamps::collect(stamps_dirs)));
@@ -32,18 +32,8 @@ pub fn scan_with_stamps(
             .transpose();
         (found, scanned)
     });
-    let policy = found?.map(|found| {
-        found.warnings.iter().for_each(|w| warn(w));
-        if cfg.verbose {
-            for (dir, n) in &found.per_dir {
-                eprintln!("Stamps: {n} in {}", dir.display());
-            }
-            eprintln!("Stamps: {} distinct hashes in use", found.hashes.len());
-        }
-        Policy::Stamps(found.hashes)
-    });
     let (index, report) = scanned?;
-    Ok((index, report, policy))
+    Ok((index, report, found?))
 }
 
 /// Print a warning the way every command does.

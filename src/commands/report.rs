@@ -5,14 +5,44 @@ use crate::cli::TableFormat;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
 use rusqlite::types::Value;
+use sstate_cache_management::plan::Request;
+use sstate_cache_management::policy::Policy;
 use sstate_cache_management::report::{self, Report, Row, Table};
 use sstate_cache_management::units::human_bytes;
 use std::path::PathBuf;
 
+/// Ages the report shows `--older-than` for, as (label, days).
+const AGES: &[(&str, i64)] = &[("older-than 30d", 30), ("older-than 90d", 90)];
+
 pub fn run(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> Result<i32> {
-    let (index, _, stamps_policy) = scan_with_stamps(cfg, stamps_dirs)?;
-    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-    let r = report::build(&index, stamps_policy, now_ns)?;
+    let (mut index, _, stamps) = scan_with_stamps(cfg, stamps_dirs)?;
+    let now_ns = crate::config::now_ns();
+    let one = |p: Policy| Request {
+        policies: vec![p],
+        allow_unmatched_stamps: true,
+        jobs: cfg.jobs,
+        ..Request::default()
+    };
+    let mut reclaim = vec![
+        (
+            "duplicates".to_string(),
+            one(Policy::Duplicates { keep: 1 }),
+        ),
+        ("orphans".to_string(), one(Policy::Orphans)),
+    ];
+    if let Some(dirs) = stamps {
+        reclaim.push(("stamps".to_string(), one(Policy::Stamps(dirs))));
+    }
+    for (label, days) in AGES {
+        reclaim.push((
+            label.to_string(),
+            one(Policy::OlderThan {
+                cutoff_ns: now_ns - days * 86_400 * 1_000_000_000,
+                spec: format!("{days}d"),
+            }),
+        ));
+    }
+    let r = report::build(&mut index, &reclaim, now_ns)?;
     let out = match format {
         TableFormat::Table => text(cfg, &r),
         TableFormat::Json => {
@@ -35,6 +65,7 @@ fn json(r: &Report) -> serde_json::Value {
         "size": r.size,
         "sections": r.sections.iter().map(|(name, rows)| (name.clone(), serde_json::to_value(rows).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
         "reclaim": r.reclaim,
+        "deps": r.deps,
     })
 }
 
@@ -60,7 +91,7 @@ fn csv(r: &Report) -> String {
     rows.extend(
         r.reclaim
             .iter()
-            .map(|p| row("reclaim", p.policy, p.objects, p.files, p.disk_bytes)),
+            .map(|p| row("reclaim", &p.policy, p.objects, p.files, p.disk_bytes)),
     );
     let columns = ["section", "key", "objects", "files", "disk_bytes"]
         .map(String::from)
@@ -100,13 +131,26 @@ fn text(cfg: &CacheConfig, r: &Report) -> String {
     let width = r.reclaim.iter().map(|p| p.policy.len()).max().unwrap_or(0);
     for p in &r.reclaim {
         out.push_str(&format!(
-            "  {:<width$}  {:>8} objects  {:>9} files  {:>10}\n",
+            "  {:<width$}  {:>8} objects  {:>9} files  {:>10}",
             p.policy,
             p.objects,
             p.files,
             human_bytes(p.disk_bytes)
         ));
+        if p.kept_by_deps.objects > 0 {
+            out.push_str(&format!(
+                "  (dependencies of kept objects keep {} more objects, {})",
+                p.kept_by_deps.objects,
+                human_bytes(p.kept_by_deps.disk_bytes)
+            ));
+        }
+        out.push('\n');
     }
+    let d = &r.deps;
+    out.push_str(&format!(
+        "\nDependencies (from siginfo files)\n  {} edges; {} objects needed by others; siginfo read {}, unreadable {}, not read yet {}\n",
+        d.edges, d.needed, d.read, d.unreadable, d.pending
+    ));
     out
 }
 

@@ -22,9 +22,13 @@
 //! index on a network file system never needs shared memory) and a busy
 //! timeout, so concurrent runs on one index wait for each other.
 
-mod removal;
+mod record;
 
-pub use removal::record_removal;
+pub use record::{RunRecord, record_run};
+
+/// Recompute the aggregates of the objects in `temp.touched` and drop
+/// those left empty (after a removal or a re-stat).
+pub const REFRESH_OBJECTS_SQL: &str = include_str!("refresh_objects.sql");
 
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ffi::ErrorCode};
@@ -35,10 +39,16 @@ use std::time::Duration;
 pub const APPLICATION_ID: i32 = 0x5353_434d;
 
 /// The migrations, in order. Never edit or remove one once released.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial",
-    include_str!("../../migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_last_use",
+        include_str!("../../migrations/0002_last_use.sql"),
+    ),
+];
 
 /// An open index for one cache.
 pub struct Index {
@@ -159,12 +169,29 @@ fn probe(path: &Path) -> Result<Probe> {
 fn configure(conn: &Connection, path: &Path) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(30))
         .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
+    register_functions(conn)
+        .with_context(|| format!("registering SQL functions on index {}", path.display()))?;
     conn.execute_batch(
         "PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL; \
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
     )
     .with_context(|| format!("configuring index {}", path.display()))?;
     Ok(())
+}
+
+/// SQL functions the schema relies on: `sscm_hash_key(unihash)` (the
+/// dependency key, see `deps::hash_key`), used by migrations.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "sscm_hash_key",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let hex: String = ctx.get(0)?;
+            Ok(crate::deps::hash_key(&hex))
+        },
+    )
 }
 
 impl Index {

@@ -1,6 +1,7 @@
--- After a removal: recompute the aggregates of the objects in temp.touched
--- from the entries they still have, then drop the objects left empty and
--- the groups they leave empty (only those: never a scan of every group).
+-- After a removal or a re-stat: recompute the aggregates of the objects in
+-- temp.touched from the entries they still have, then drop the objects
+-- left empty (with their edges) and the groups they leave empty (only
+-- those: never a scan of every group).
 UPDATE object SET
     archive_mtime_ns = (SELECT MAX(e.mtime_ns) FROM entry e WHERE e.object_id = object.id AND e.kind = 'archive'),
     last_used_ns     = coalesce((SELECT MAX(e.mtime_ns) FROM entry e WHERE e.object_id = object.id), last_used_ns),
@@ -12,6 +13,8 @@ CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
 DELETE FROM temp.touched_group;
 INSERT OR IGNORE INTO temp.touched_group
     SELECT group_id FROM object WHERE n_entries = 0 AND id IN (SELECT object_id FROM temp.touched);
+DELETE FROM dep WHERE object_id IN (
+    SELECT id FROM object WHERE n_entries = 0 AND id IN (SELECT object_id FROM temp.touched));
 DELETE FROM object WHERE n_entries = 0 AND id IN (SELECT object_id FROM temp.touched);
 DELETE FROM grp
 WHERE id IN (SELECT group_id FROM temp.touched_group)

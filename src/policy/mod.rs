@@ -1,208 +1,133 @@
-//! Cleanup policies: each is an SQL query over the index that yields the ids
-//! of the objects it selects (SSTATE.md section 5). The removal set is the
-//! union; removing an object removes all of its entries.
+//! Cleanup policies (SSTATE.md section 5): each selects objects, as an SQL
+//! query over the index that yields object ids. The planner (`plan.rs`)
+//! runs them, takes their union, applies the protections and the size
+//! budget; removing an object removes all of its entries.
 
+pub mod custom;
+pub mod size;
 pub mod stamps;
 
-use crate::index::Index;
 use anyhow::{Context, Result};
-use std::collections::HashSet;
+pub use stamps::StampDir;
 
 /// One cleanup policy, as resolved from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Policy {
-    /// `-d`: keep only the newest object of each group.
-    Duplicates,
+    /// `-d`, `--keep-per-group N`: keep only the `keep` newest objects of
+    /// each group.
+    Duplicates { keep: u32 },
     /// `--remove-orphans`: objects without an archive.
     Orphans,
     /// `--stamps-dir`: objects whose unihash no stamp names.
-    Stamps(HashSet<String>),
+    Stamps(Vec<StampDir>),
+    /// `--older-than`: objects last used before `cutoff_ns`.
+    OlderThan { cutoff_ns: i64, spec: String },
+    /// `--select-sql` / `--where`: a read-only query yielding `object_id`.
+    Custom(custom::Custom),
+    /// `--max-size`: least recently used objects until the rest fits.
+    MaxSize { bytes: u64, spec: String },
 }
 
 impl Policy {
     /// The name used in reports, JSON and the removal history.
     pub fn name(&self) -> &'static str {
         match self {
-            Policy::Duplicates => "duplicates",
+            Policy::Duplicates { .. } => "duplicates",
             Policy::Orphans => "orphans",
             Policy::Stamps(_) => "stamps",
+            Policy::OlderThan { .. } => "older-than",
+            Policy::Custom(_) => "custom",
+            Policy::MaxSize { .. } => "max-size",
         }
     }
 
-    fn sql(&self) -> &'static str {
+    /// A short description with its parameters, for `-v` and the history.
+    pub fn describe(&self) -> String {
         match self {
-            Policy::Duplicates => include_str!("duplicates.sql"),
-            Policy::Orphans => include_str!("orphans.sql"),
-            Policy::Stamps(_) => include_str!("stamps.sql"),
+            Policy::Duplicates { keep: 1 } => "duplicates (keep the newest of each group)".into(),
+            Policy::Duplicates { keep } => {
+                format!("duplicates (keep the {keep} newest of each group)")
+            }
+            Policy::Orphans => "orphans (objects without an archive)".into(),
+            Policy::Stamps(dirs) => format!(
+                "stamps (keep what {} stamps dir{} name)",
+                dirs.len(),
+                if dirs.len() == 1 { "" } else { "s" }
+            ),
+            Policy::OlderThan { spec, .. } => format!("older-than {spec} (not used since)"),
+            Policy::Custom(c) => format!("custom ({})", c.label),
+            Policy::MaxSize { spec, .. } => format!("max-size {spec} (least recently used first)"),
         }
     }
-}
 
-/// An entry to remove, with the stat it had when indexed (the removal
-/// re-checks it just before unlinking).
-#[derive(Debug, Clone)]
-pub struct PlannedEntry {
-    pub entry_id: i64,
-    pub object_id: i64,
-    /// Relative to the cache root.
-    pub rel_path: String,
-    pub size: u64,
-    pub disk_bytes: u64,
-    pub mtime_ns: i64,
-    pub ino: u64,
-    pub is_symlink: bool,
-}
+    /// Whether what it selects depends on last-use times: the planner then
+    /// re-stats its selection before trusting it (reuse is a touch in
+    /// place, which a warm index does not see).
+    pub fn uses_last_use(&self) -> bool {
+        match self {
+            Policy::Duplicates { .. }
+            | Policy::OlderThan { .. }
+            | Policy::Custom(_)
+            | Policy::MaxSize { .. } => true,
+            Policy::Orphans | Policy::Stamps(_) => false,
+        }
+    }
 
-/// What one policy selected on its own.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct PolicySummary {
-    pub policy: &'static str,
-    pub objects: u64,
-    pub files: u64,
-    pub disk_bytes: u64,
-}
+    /// Whether dependency retention applies to it by default (without
+    /// `--keep-deps` / `--no-keep-deps`): for the policies that decide by
+    /// last use alone, which under-reports what builds need.
+    pub fn keeps_deps_by_default(&self) -> bool {
+        matches!(self, Policy::OlderThan { .. } | Policy::MaxSize { .. })
+    }
 
-/// The result of planning: what to remove, and out of how much.
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub policies: Vec<PolicySummary>,
-    /// Objects, files and disk bytes selected by the union of the policies.
-    pub objects: u64,
-    pub files: u64,
-    pub disk_bytes: u64,
-    /// Entries in the index: the "M" of "N out of M files".
-    pub total_entries: u64,
-    /// The entries to remove; loaded only when asked for (a dry run that
-    /// prints no paths needs the counts alone).
-    pub entries: Vec<PlannedEntry>,
-}
-
-impl Plan {
-    pub fn policy_names(&self) -> String {
-        self.policies
-            .iter()
-            .map(|p| p.policy)
-            .collect::<Vec<_>>()
-            .join(",")
+    /// The SQL of a policy that is one query (all but `--max-size`).
+    pub fn sql(&self) -> Option<String> {
+        Some(match self {
+            Policy::Duplicates { .. } => include_str!("duplicates.sql").to_string(),
+            Policy::Orphans => include_str!("orphans.sql").to_string(),
+            Policy::Stamps(_) => include_str!("stamps.sql").to_string(),
+            Policy::OlderThan { .. } => include_str!("age.sql").to_string(),
+            Policy::Custom(c) => c.sql.clone(),
+            Policy::MaxSize { .. } => return None,
+        })
     }
 }
 
-/// Load what a policy needs beyond the index (the stamp hashes) into temp
-/// tables of this connection. Nothing else is written.
-fn prepare(index: &Index, policies: &[Policy]) -> Result<()> {
-    let conn = &index.conn;
-    for policy in policies {
-        if let Policy::Stamps(hashes) = policy {
-            conn.execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS stamp_hash(hash TEXT PRIMARY KEY); DELETE FROM temp.stamp_hash;",
-            )
-            .context("preparing the stamp hash table")?;
-            let mut ins = conn
-                .prepare("INSERT OR IGNORE INTO temp.stamp_hash(hash) VALUES (?1)")
-                .context("preparing stamp hash insert")?;
-            for h in hashes {
-                ins.execute([h]).context("loading stamp hashes")?;
-            }
+/// Load the stamp hashes into `temp.stamp_hash(hash_key, dir, hash)` of
+/// this connection.
+pub fn load_stamps(conn: &rusqlite::Connection, dirs: &[StampDir]) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS stamp_hash(
+             hash_key INTEGER NOT NULL, dir INTEGER NOT NULL, hash TEXT NOT NULL,
+             PRIMARY KEY (hash_key, dir, hash)) WITHOUT ROWID;
+         DELETE FROM temp.stamp_hash;",
+    )
+    .context("preparing the stamp hash table")?;
+    let mut ins = conn
+        .prepare("INSERT OR IGNORE INTO temp.stamp_hash(hash_key, dir, hash) VALUES (?1, ?2, ?3)")
+        .context("preparing stamp hash insert")?;
+    for (i, d) in dirs.iter().enumerate() {
+        for h in &d.hashes {
+            ins.execute(rusqlite::params![crate::deps::hash_key(h), i as i64, h])
+                .context("loading stamp hashes")?;
         }
     }
     Ok(())
 }
 
-/// Objects, files and bytes of the objects a query selects; the query
-/// yields (id, n_entries, disk_bytes), one row per object.
-fn count(index: &Index, selection: &str, what: &str) -> Result<(u64, u64, u64)> {
-    index
-        .conn
-        .query_row(
-            &format!("SELECT count(*), coalesce(sum(n_entries), 0), coalesce(sum(disk_bytes), 0) FROM ({selection})"),
-            [],
-            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)),
+/// How many objects of the cache each stamps dir names (in `dirs` order).
+pub fn stamps_matched(conn: &rusqlite::Connection, dirs: &[StampDir]) -> Result<Vec<u64>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT count(*) FROM object o WHERE EXISTS (SELECT 1 FROM temp.stamp_hash s
+                 WHERE s.hash_key = o.hash_key AND s.hash = o.unihash AND s.dir = ?1)",
         )
-        .with_context(|| format!("running the {what} query"))
-}
-
-/// The union of the policies' selections, as one SQL query.
-fn union_sql(policies: &[Policy]) -> String {
-    policies
-        .iter()
-        .map(|p| format!("SELECT * FROM ({})", p.sql()))
-        .collect::<Vec<_>>()
-        .join(" UNION ")
-}
-
-/// What each policy selects on its own.
-pub fn select(index: &Index, policies: &[Policy]) -> Result<Vec<PolicySummary>> {
-    prepare(index, policies)?;
-    policies
-        .iter()
-        .map(|p| {
-            let (objects, files, disk_bytes) = count(index, p.sql(), p.name())?;
-            Ok(PolicySummary {
-                policy: p.name(),
-                objects,
-                files,
-                disk_bytes,
-            })
+        .context("preparing the stamps match count")?;
+    (0..dirs.len())
+        .map(|i| {
+            stmt.query_row([i as i64], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .context("counting the objects stamps name")
         })
         .collect()
-}
-
-/// Run the policies and build the plan; with `with_entries`, also every
-/// entry of every selected object with the stat it had when indexed. One
-/// read transaction, so that counts and entries agree.
-pub fn plan(index: &Index, policies: &[Policy], with_entries: bool) -> Result<Plan> {
-    let conn = &index.conn;
-    conn.execute_batch("BEGIN")
-        .context("starting the planning transaction")?;
-    let result = plan_in_transaction(index, policies, with_entries);
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    conn.execute_batch(end)
-        .context("ending the planning transaction")?;
-    result
-}
-
-fn plan_in_transaction(index: &Index, policies: &[Policy], with_entries: bool) -> Result<Plan> {
-    let conn = &index.conn;
-    let mut plan = Plan {
-        policies: select(index, policies)?,
-        total_entries: index.entry_count()?,
-        ..Plan::default()
-    };
-    let union = union_sql(policies);
-    (plan.objects, plan.files, plan.disk_bytes) = match plan.policies.as_slice() {
-        [only] => (only.objects, only.files, only.disk_bytes),
-        _ => count(index, &union, "union of the policies")?,
-    };
-    if !with_entries {
-        return Ok(plan);
-    }
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT e.id, o.id, CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
-                    e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
-             FROM ({union}) s
-             JOIN object o ON o.id = s.id
-             JOIN dir d    ON d.id = o.dir_id
-             JOIN entry e  ON e.object_id = o.id
-             ORDER BY o.id"
-        ))
-        .context("preparing the plan query")?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(PlannedEntry {
-                entry_id: r.get(0)?,
-                object_id: r.get(1)?,
-                rel_path: r.get(2)?,
-                size: r.get::<_, i64>(3)? as u64,
-                disk_bytes: r.get::<_, i64>(4)? as u64 * 512,
-                mtime_ns: r.get(5)?,
-                ino: r.get::<_, i64>(6)? as u64,
-                is_symlink: r.get(7)?,
-            })
-        })
-        .context("reading the plan")?;
-    plan.entries = rows
-        .collect::<rusqlite::Result<_>>()
-        .context("reading the plan")?;
-    Ok(plan)
 }

@@ -3,7 +3,7 @@
 pub mod table;
 
 use crate::index::Index;
-use crate::policy::{self, Policy};
+use crate::plan::{self, Request};
 use anyhow::{Context, Result, bail};
 use rusqlite::types::Value;
 use serde::Serialize;
@@ -84,7 +84,32 @@ pub struct Report {
     /// (section name, rows): by_task, by_pkgarch, by_extrapath, top_recipes, age.
     pub sections: Vec<(String, Vec<Row>)>,
     /// What each policy would select, alone.
-    pub reclaim: Vec<policy::PolicySummary>,
+    pub reclaim: Vec<Reclaim>,
+    /// What the index knows of dependencies between objects.
+    pub deps: DepsSummary,
+}
+
+/// What one policy alone would remove now, and what dependency retention
+/// keeps of what it would otherwise select.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Reclaim {
+    pub policy: String,
+    pub objects: u64,
+    pub files: u64,
+    pub disk_bytes: u64,
+    pub kept_by_deps: plan::Count,
+}
+
+/// Dependency edges in the index (read from siginfo files on demand).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DepsSummary {
+    pub edges: u64,
+    /// Objects whose siginfo was read, could not be read, is not read yet.
+    pub read: u64,
+    pub unreadable: u64,
+    pub pending: u64,
+    /// Objects some other object of the cache depends on.
+    pub needed: u64,
 }
 
 /// Sections of the report: name, column of `grp`, row limit.
@@ -115,9 +140,10 @@ fn rows(index: &Index, sql: &str, params: impl rusqlite::Params, what: &str) -> 
     Ok(out)
 }
 
-/// Build the report. `stamps` adds the stamps policy to what is reclaimable;
-/// `now_ns` is the reference time for the age histogram.
-pub fn build(index: &Index, stamps: Option<Policy>, now_ns: i64) -> Result<Report> {
+/// Build the report. `reclaim` are the policies to show what they would
+/// reclaim (each planned alone, exactly as a cleanup would); `now_ns` is
+/// the reference time for the age histogram.
+pub fn build(index: &mut Index, reclaim: &[(String, Request)], now_ns: i64) -> Result<Report> {
     let (groups, objects, files, disk_bytes, size) = index
         .conn
         .query_row(include_str!("totals.sql"), [], |r| {
@@ -130,6 +156,24 @@ pub fn build(index: &Index, stamps: Option<Policy>, now_ns: i64) -> Result<Repor
             ))
         })
         .context("report: totals")?;
+    let mut rows_out = Vec::new();
+    for (label, req) in reclaim {
+        let p = plan::plan(index, req).with_context(|| format!("report: planning {label}"))?;
+        let kept_by_deps = p
+            .protected
+            .iter()
+            .find(|x| x.protection == "deps")
+            .map(|x| x.count)
+            .unwrap_or_default();
+        rows_out.push(Reclaim {
+            policy: label.clone(),
+            objects: p.count.objects,
+            files: p.count.files,
+            disk_bytes: p.count.disk_bytes,
+            kept_by_deps,
+        });
+    }
+    // The plans above may have corrected mtimes (re-stat): sections after.
     let mut sections = Vec::new();
     for (name, key, limit) in BREAKDOWNS {
         let sql = include_str!("breakdown.sql")
@@ -141,9 +185,18 @@ pub fn build(index: &Index, stamps: Option<Policy>, now_ns: i64) -> Result<Repor
         "age".to_string(),
         rows(index, include_str!("age.sql"), [now_ns], "age")?,
     ));
-    let mut policies = vec![Policy::Duplicates, Policy::Orphans];
-    policies.extend(stamps);
-    let reclaim = policy::select(index, &policies)?;
+    let deps = index
+        .conn
+        .query_row(include_str!("deps.sql"), [], |r| {
+            Ok(DepsSummary {
+                edges: r.get::<_, i64>(0)? as u64,
+                read: r.get::<_, i64>(1)? as u64,
+                unreadable: r.get::<_, i64>(2)? as u64,
+                pending: r.get::<_, i64>(3)? as u64,
+                needed: r.get::<_, i64>(4)? as u64,
+            })
+        })
+        .context("report: dependencies")?;
     Ok(Report {
         groups,
         objects,
@@ -151,6 +204,7 @@ pub fn build(index: &Index, stamps: Option<Policy>, now_ns: i64) -> Result<Repor
         disk_bytes,
         size,
         sections,
-        reclaim,
+        reclaim: rows_out,
+        deps,
     })
 }

@@ -134,54 +134,74 @@ fn ns(secs: i64, nsec: i64) -> i64 {
     secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
+/// Visit the known subdirectories of `rel` (those the index holds), e.g.
+/// below a directory that is unchanged or could not be listed.
+fn visit_known_children<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: &str) {
+    if let Some(children) = ctx.known.children.get(rel) {
+        for child in children {
+            let child = child.to_string();
+            s.spawn(move |s| visit(s, ctx, child));
+        }
+    }
+}
+
 fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
     let path = abs(ctx.root, &rel);
+    let unreadable = |rel: String, e: &dyn std::fmt::Display| {
+        let warning = format!("cannot read {}: {e}", path.display());
+        Event::Unreadable { rel, warning }
+    };
     let md = match fs::symlink_metadata(&path) {
         Ok(md) => md,
+        // Gone since its parent was listed (or since the last scan).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !rel.is_empty() => return,
         Err(e) => {
-            let warning = format!("skipping {}: {e}", path.display());
-            let _ = ctx.tx.send(Event::Unreadable { rel, warning });
+            visit_known_children(s, ctx, &rel);
+            let _ = ctx.tx.send(unreadable(rel, &e));
             return;
         }
     };
+    if !md.is_dir() {
+        // Replaced by a file or a symlink since it was seen: not walked.
+        if rel.is_empty() {
+            let _ = ctx.tx.send(unreadable(rel, &"not a directory"));
+        }
+        return;
+    }
     let stamp = DirStamp {
         mtime_ns: ns(md.mtime(), md.mtime_nsec()),
         ctime_ns: ns(md.ctime(), md.ctime_nsec()),
     };
     if !ctx.full && ctx.known.dirs.get(&rel).map(|d| d.stamp) == Some(stamp) {
-        if let Some(children) = ctx.known.children.get(rel.as_str()) {
-            for child in children {
-                let child = child.to_string();
-                s.spawn(move |s| visit(s, ctx, child));
-            }
-        }
+        visit_known_children(s, ctx, &rel);
         let _ = ctx.tx.send(Event::Unchanged { rel });
         return;
     }
     let dir = match fs::read_dir(&path) {
         Ok(d) => d,
         Err(e) => {
-            let warning = format!("skipping {}: {e}", path.display());
-            let _ = ctx.tx.send(Event::Unreadable { rel, warning });
+            visit_known_children(s, ctx, &rel);
+            let _ = ctx.tx.send(unreadable(rel, &e));
             return;
         }
     };
     let mut entries = Vec::new();
+    let mut subdirs = Vec::new();
     for item in dir {
         let item = match item {
             Ok(i) => i,
             Err(e) => {
-                let _ = ctx
-                    .tx
-                    .send(Event::Warning(format!("reading {}: {e}", path.display())));
-                continue;
+                // A listing cut short would make what it missed look gone.
+                visit_known_children(s, ctx, &rel);
+                let _ = ctx.tx.send(unreadable(rel, &e));
+                return;
             }
         };
         let file_name = match item.file_name().into_string() {
             Ok(n) => n,
             Err(raw) => {
                 let _ = ctx.tx.send(Event::Warning(format!(
-                    "skipping {}: name is not valid UTF-8",
+                    "skipping {}: name is not valid UTF-8 (never an sstate entry)",
                     path.join(&raw).display()
                 )));
                 continue;
@@ -189,8 +209,12 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         };
         let Ok(ft) = item.file_type() else { continue };
         if ft.is_dir() {
-            let child = join(&rel, &file_name);
-            s.spawn(move |s| visit(s, ctx, child));
+            subdirs.push(join(&rel, &file_name));
+            continue;
+        }
+        // Only regular files and symlinks are entries: a FIFO, socket or
+        // device named like one is never touched.
+        if !(ft.is_file() || ft.is_symlink()) {
             continue;
         }
         let Some(spans) = name::parse(&file_name).map(|n| n.spans(&file_name)) else {
@@ -199,7 +223,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         // DirEntry::metadata is fstatat(AT_SYMLINK_NOFOLLOW) on the open
         // directory: an lstat without building the path again.
         match item.metadata() {
-            Ok(md) => entries.push(RawEntry {
+            Ok(md) if md.is_file() || md.file_type().is_symlink() => entries.push(RawEntry {
                 size: md.size(),
                 blocks: md.blocks(),
                 mtime_ns: ns(md.mtime(), md.mtime_nsec()),
@@ -208,16 +232,23 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
                 spans,
                 name: file_name,
             }),
+            Ok(_) => {}
             // Removed between readdir and lstat (a build or another
             // cleanup): it is simply not there any more.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                let _ = ctx.tx.send(Event::Warning(format!(
-                    "skipping {}: {e}",
-                    path.join(&file_name).display()
-                )));
+                // An entry that cannot be stat-ed would look gone and leave
+                // its object half seen: the whole directory counts as
+                // unreadable instead.
+                visit_known_children(s, ctx, &rel);
+                let why = format!("{}: {e}", file_name);
+                let _ = ctx.tx.send(unreadable(rel, &why));
+                return;
             }
         }
+    }
+    for child in subdirs {
+        s.spawn(move |s| visit(s, ctx, child));
     }
     // Sorted so that an object's entries are adjacent (the writer, which
     // is the serial part, only has to cut the list at stem changes).

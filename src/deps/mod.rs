@@ -1,0 +1,147 @@
+//! Dependency edges between objects, read from their siginfo files.
+//!
+//! A task's siginfo lists, in `runtaskhashes`, the unihash of every task it
+//! depends on; those are the hashes in the dependencies' file names. The
+//! index keeps one `dep` row per (object, dependency hash), keyed by the
+//! first 64 bits of the hash ([`hash_key`]): a collision can only protect
+//! an object too many, never select one.
+//!
+//! Edges are read on demand ([`update`]): only runs that use dependency
+//! retention read siginfo contents, and only of objects that are new or
+//! whose siginfo changed (new inode or size) since it was read. An
+//! unreadable siginfo is recorded with its reason and contributes no edges.
+
+use crate::index::Index;
+use crate::siginfo;
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use rusqlite::params;
+
+/// The SQL that moves dependencies of kept objects out of the selection.
+pub const PROTECT_SQL: &str = include_str!("protect.sql");
+
+/// Objects read per batch: bounds memory and keeps the writer busy.
+const BATCH: usize = 4096;
+
+/// The key edges are matched on: the first 16 hex digits of a unihash as a
+/// signed 64-bit integer (0 for anything that is not hex).
+pub fn hash_key(hex: &str) -> i64 {
+    let prefix = hex.get(..16).unwrap_or(hex);
+    u64::from_str_radix(prefix, 16).unwrap_or(0) as i64
+}
+
+/// What reading the edges did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EdgeReport {
+    /// Siginfo files read in this run.
+    pub read: u64,
+    /// Of those, how many could not be parsed.
+    pub unreadable: u64,
+    /// Edges added.
+    pub edges: u64,
+    pub duration_ms: u64,
+    /// Up to 20 (path, reason) of the unreadable ones, for the user.
+    #[serde(skip)]
+    pub samples: Vec<(String, String)>,
+}
+
+/// Read the siginfo of every object whose edges are not known yet, on
+/// `jobs` threads, and store the edges. One transaction.
+pub fn update(index: &mut Index, jobs: usize) -> Result<EdgeReport> {
+    let started = std::time::Instant::now();
+    let mut report = EdgeReport::default();
+    let root = index.cache_root.clone();
+    let tx = index
+        .conn
+        .transaction()
+        .context("starting the dependency update")?;
+    tx.execute(
+        "UPDATE object SET deps_state = 'none' WHERE deps_state IS NULL AND NOT EXISTS
+            (SELECT 1 FROM entry e WHERE e.object_id = object.id AND e.kind = 'siginfo')",
+        [],
+    )
+    .context("marking objects without siginfo")?;
+    let pending: Vec<(i64, String)> = {
+        let mut stmt = tx
+            .prepare(include_str!("pending.sql"))
+            .context("preparing the pending siginfo query")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .context("listing siginfo files to read")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("listing siginfo files to read")?
+    };
+    if pending.is_empty() {
+        tx.commit().context("committing the dependency update")?;
+        return Ok(report);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .thread_name(|i| format!("siginfo-{i}"))
+        .build()
+        .map_err(|e| anyhow::anyhow!("starting {jobs} siginfo threads: {e}"))?;
+    {
+        let mut edge = tx
+            .prepare("INSERT OR IGNORE INTO dep(hash_key, object_id) VALUES (?1, ?2)")
+            .context("preparing the edge insert")?;
+        let mut ok = tx
+            .prepare("UPDATE object SET deps_state = 'ok', deps_error = NULL WHERE id = ?1")
+            .context("preparing the siginfo state update")?;
+        let mut bad = tx
+            .prepare("UPDATE object SET deps_state = 'unreadable', deps_error = ?2 WHERE id = ?1")
+            .context("preparing the siginfo state update")?;
+        for chunk in pending.chunks(BATCH) {
+            let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map_init(Vec::new, |buf, (_, rel)| {
+                        siginfo::read_deps(&root.join(rel), buf)
+                    })
+                    .collect()
+            });
+            for ((object_id, rel), result) in chunk.iter().zip(results) {
+                report.read += 1;
+                match result {
+                    Ok(hashes) => {
+                        for h in &hashes {
+                            report.edges += edge
+                                .execute(params![hash_key(h), object_id])
+                                .context("storing a dependency edge")?
+                                as u64;
+                        }
+                        ok.execute([object_id])
+                            .context("recording a read siginfo")?;
+                    }
+                    Err(why) => {
+                        report.unreadable += 1;
+                        if report.samples.len() < 20 {
+                            report.samples.push((rel.clone(), why.0.clone()));
+                        }
+                        bad.execute(params![object_id, why.0])
+                            .context("recording an unreadable siginfo")?;
+                    }
+                }
+            }
+        }
+    }
+    tx.commit().context("committing the dependency update")?;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_keys() {
+        let h = "3b5f1c0e9a7d2b4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f";
+        assert_eq!(hash_key(h), 0x3b5f_1c0e_9a7d_2b4c);
+        assert_eq!(hash_key("ffffffffffffffff0000"), -1);
+        assert_eq!(
+            hash_key("0123456789abcdef0123456789abcdef"),
+            0x0123_4567_89ab_cdef
+        );
+        assert_eq!(hash_key("xyz"), 0);
+    }
+}

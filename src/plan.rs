@@ -1,0 +1,654 @@
+//! Planning a cleanup: which objects go, and why.
+//!
+//! 1. Each policy selects objects (SQL over the index, `policy/`).
+//! 2. The union is taken; protections take objects back: objects in
+//!    directories that could not be read, objects used within
+//!    `--keep-newer-than`, and (dependency retention) everything an object
+//!    that stays depends on, transitively.
+//! 3. `--max-size` then adds the least recently used objects until what
+//!    stays fits.
+//!
+//! **Exact on a warm index.** Builds mark reuse by touching files in place,
+//! which the incremental scan cannot see. The decisions of the last-use
+//! policies depend only on the objects they select (and, for `-d`, on kept
+//! objects tied with others): every other object's indexed mtime can only
+//! be older than the truth (a touch moves mtime forward), which cannot
+//! change its fate. So the planner re-stats exactly those objects, writes
+//! back what changed, and plans again until a pass finds nothing new: the
+//! result is the plan a fresh scan would give, at the cost of one `lstat`
+//! per entry of what is selected. (An mtime moved backwards in place, e.g.
+//! by `cp -p` onto an existing file, is only seen by `--full-rescan`.)
+//!
+//! The plan lives in temp tables of the index connection (`temp.selected`
+//! and friends), so it is never held in memory; [`Plan`] carries the
+//! counts.
+
+use crate::deps::{self, EdgeReport};
+use crate::index::{self, Index, Totals};
+use crate::policy::{self, Policy, size::SizeSelection};
+use crate::scan::{self, RestatReport, UNREADABLE_UNKNOWN};
+use anyhow::{Context, Result, bail};
+use rusqlite::{named_params, params};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What to plan.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub policies: Vec<Policy>,
+    /// `--keep-newer-than`: (cutoff in ns, as the user wrote it).
+    pub keep_newer_than: Option<(i64, String)>,
+    /// `--keep-deps` (Some(true)), `--no-keep-deps` (Some(false)), or the
+    /// default: on for `--older-than` and `--max-size`.
+    pub keep_deps: Option<bool>,
+    /// Go on when a stamps dir names no object of the cache.
+    pub allow_unmatched_stamps: bool,
+    /// `-L`: also plan the targets of symlink entries with the same name.
+    pub follow_symlinks: bool,
+    pub jobs: usize,
+}
+
+impl Request {
+    /// Whether dependency retention may take back what `p` selected.
+    pub fn deps_apply_to(&self, p: &Policy) -> bool {
+        self.keep_deps.unwrap_or_else(|| p.keeps_deps_by_default())
+    }
+
+    fn needs_edges(&self) -> bool {
+        self.policies.iter().any(|p| self.deps_apply_to(p))
+    }
+
+    /// The policy names, in order, e.g. `duplicates,orphans`.
+    pub fn policy_names(&self) -> String {
+        self.policies
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Objects, files and bytes on disk.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Count {
+    pub objects: u64,
+    pub files: u64,
+    pub disk_bytes: u64,
+}
+
+/// What one policy selected that is in the final plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySummary {
+    pub policy: &'static str,
+    pub description: String,
+    #[serde(flatten)]
+    pub count: Count,
+}
+
+/// What a protection took back from the policies.
+#[derive(Debug, Clone, Serialize)]
+pub struct Protection {
+    /// `unreadable`, `keep-newer-than` or `deps`.
+    pub protection: String,
+    #[serde(flatten)]
+    pub count: Count,
+}
+
+/// One stamps dir: stamps read, distinct hashes, and how many of them name
+/// an object of the cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct StampsSummary {
+    pub dir: PathBuf,
+    pub stamps: u64,
+    pub hashes: u64,
+    pub matched: u64,
+}
+
+/// `--max-size` in numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetSummary {
+    pub budget: u64,
+    /// What the cache holds before the cleanup and what it will hold.
+    pub before: u64,
+    pub after: u64,
+    /// False when what may not be removed already exceeds the budget.
+    pub met: bool,
+}
+
+/// The plan, in numbers; the objects themselves are in `temp.selected`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Plan {
+    pub policies: Vec<PolicySummary>,
+    pub protected: Vec<Protection>,
+    /// The union, each object once.
+    #[serde(flatten)]
+    pub count: Count,
+    /// What the index holds (entries = the M of "N out of M files").
+    pub cache: Totals,
+    pub budget: Option<BudgetSummary>,
+    pub stamps: Vec<StampsSummary>,
+    /// Re-stats that made the plan exact, and how many planning passes.
+    pub restat: RestatReport,
+    pub passes: u32,
+    pub edges: Option<EdgeReport>,
+    /// `-L` targets planned for removal.
+    pub link_targets: u64,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Bytes on disk the cache holds after the plan is applied.
+    pub fn after_bytes(&self) -> u64 {
+        self.cache.disk_bytes.saturating_sub(self.count.disk_bytes)
+    }
+}
+
+const TEMP_TABLES: &str = "
+CREATE TEMP TABLE IF NOT EXISTS selection(policy INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (policy, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS temp.selection_id ON selection(id);
+CREATE TEMP TABLE IF NOT EXISTS selected(id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS protected(id INTEGER PRIMARY KEY, why TEXT NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS deps_scope(id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS dup_judged(id INTEGER PRIMARY KEY, selected INTEGER NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS dup_ties(id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS restat_todo(id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS restat_done(id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS link_target(entry_id INTEGER PRIMARY KEY, path TEXT NOT NULL,
+    ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
+";
+
+/// Plan a cleanup. Fails before selecting anything when a precondition
+/// does not hold (stamps that name nothing, a custom query that is not a
+/// read-only selection, dependencies that cannot be known).
+pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
+    let mut plan = Plan::default();
+    index
+        .conn
+        .execute_batch(TEMP_TABLES)
+        .context("creating the planning tables")?;
+    index
+        .conn
+        .execute_batch("DELETE FROM temp.restat_done; DELETE FROM temp.link_target;")
+        .context("clearing the planning tables")?;
+    check_preconditions(index, req, &mut plan)?;
+    if req.needs_edges() {
+        plan.edges = Some(deps::update(index, req.jobs)?);
+    }
+    loop {
+        plan.passes += 1;
+        let budget = select_once(&index.conn, req)?;
+        let todo = restat_candidates(&index.conn, req)?;
+        if todo > 0 {
+            let r = scan::restat(index, req.jobs)?;
+            plan.restat.add(&r);
+            index
+                .conn
+                .execute_batch(
+                    "INSERT OR IGNORE INTO temp.restat_done SELECT id FROM temp.restat_todo;",
+                )
+                .context("noting re-stat-ed objects")?;
+            if r.changed + r.gone > 0 {
+                // The disk differs from the index where the plan looked:
+                // plan again on the corrected index.
+                if req.needs_edges() {
+                    let again = deps::update(index, req.jobs)?;
+                    if let Some(e) = plan.edges.as_mut() {
+                        e.read += again.read;
+                        e.unreadable += again.unreadable;
+                        e.edges += again.edges;
+                        e.samples.extend(again.samples);
+                    }
+                }
+                continue;
+            }
+        }
+        summarise(&index.conn, req, budget, &mut plan)?;
+        break;
+    }
+    if req.follow_symlinks {
+        plan.link_targets = plan_link_targets(index, &mut plan.warnings)?;
+    }
+    Ok(plan)
+}
+
+fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<()> {
+    let conn = &index.conn;
+    for p in &req.policies {
+        match p {
+            Policy::Stamps(dirs) => {
+                policy::load_stamps(conn, dirs)?;
+                let matched = policy::stamps_matched(conn, dirs)?;
+                for (d, &m) in dirs.iter().zip(&matched) {
+                    plan.stamps.push(StampsSummary {
+                        dir: d.dir.clone(),
+                        stamps: d.stamps as u64,
+                        hashes: d.hashes.len() as u64,
+                        matched: m,
+                    });
+                    if let Some(hint) = d.layout_hint() {
+                        plan.warnings.push(hint);
+                    }
+                    if m == 0 {
+                        let msg = format!(
+                            "--stamps-dir {}: none of its {} stamps names an object in this cache; \
+                             is it the stamps dir of a build that uses {} as SSTATE_DIR?",
+                            d.dir.display(),
+                            d.stamps,
+                            index.cache_root.display()
+                        );
+                        if !req.allow_unmatched_stamps {
+                            bail!(
+                                "{msg} Nothing was planned (every object would be selected); \
+                                 pass --allow-unmatched-stamps to go on anyway"
+                            );
+                        }
+                        plan.warnings.push(msg);
+                    }
+                }
+            }
+            Policy::Custom(c) => c.validate(conn)?,
+            _ => {}
+        }
+    }
+    if req.needs_edges() {
+        let unknown: Option<String> = conn
+            .query_row(
+                "SELECT path FROM dir WHERE unreadable = ?1 LIMIT 1",
+                [UNREADABLE_UNKNOWN],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .context("looking for unreadable directories")?;
+        if let Some(dir) = unknown {
+            bail!(
+                "cannot keep dependencies safely: the directory {} of the cache could not be read, \
+                 and objects in it may need objects this run would remove. Make it readable, or pass \
+                 --no-keep-deps to plan without dependency retention",
+                index.cache_root.join(dir).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One planning pass over the index as it is now: fills temp.selection,
+/// temp.selected and temp.protected.
+fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<SizeSelection>> {
+    conn.execute_batch(
+        "DELETE FROM temp.selection; DELETE FROM temp.selected; DELETE FROM temp.protected;
+         DELETE FROM temp.dup_judged; DELETE FROM temp.dup_ties;",
+    )
+    .context("clearing the planning tables")?;
+    let any_unreadable: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM dir WHERE unreadable <> 0)",
+            [],
+            |r| r.get(0),
+        )
+        .context("looking for unreadable directories")?;
+    for (i, p) in req.policies.iter().enumerate() {
+        let what = || format!("running the {} policy", p.name());
+        match p {
+            Policy::Duplicates { keep } => {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO temp.dup_judged(id, selected) SELECT id, selected FROM ({})",
+                        include_str!("policy/duplicates.sql")
+                    ),
+                    named_params! {":keep": keep},
+                )
+                .with_context(what)?;
+                conn.execute(
+                    "INSERT INTO temp.selection(policy, id) SELECT ?1, id FROM temp.dup_judged WHERE selected",
+                    [i as i64],
+                )
+                .with_context(what)?;
+                conn.execute_batch(
+                    "INSERT INTO temp.dup_ties(id) SELECT id FROM temp.dup_judged WHERE NOT selected",
+                )
+                .with_context(what)?;
+                if any_unreadable {
+                    // A group with objects that could not be seen may have a
+                    // newer one among them: -d takes nothing from it.
+                    conn.execute(
+                        "DELETE FROM temp.selection WHERE policy = ?1 AND id IN (
+                             SELECT o.id FROM object o WHERE o.group_id IN (
+                                 SELECT o2.group_id FROM object o2 JOIN dir d ON d.id = o2.dir_id
+                                 WHERE d.unreadable <> 0))",
+                        [i as i64],
+                    )
+                    .with_context(what)?;
+                }
+            }
+            Policy::OlderThan { cutoff_ns, .. } => {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO temp.selection(policy, id) SELECT :p, id FROM ({})",
+                        include_str!("policy/age.sql")
+                    ),
+                    named_params! {":p": i as i64, ":cutoff": cutoff_ns},
+                )
+                .with_context(what)?;
+            }
+            Policy::Custom(c) => {
+                conn.execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO temp.selection(policy, id) SELECT ?1, id FROM ({})",
+                        c.selection_sql()
+                    ),
+                    [i as i64],
+                )
+                .with_context(what)?;
+            }
+            Policy::Orphans | Policy::Stamps(_) => {
+                let sql = p.sql().unwrap_or_default();
+                conn.execute(
+                    &format!("INSERT INTO temp.selection(policy, id) SELECT ?1, id FROM ({sql})"),
+                    [i as i64],
+                )
+                .with_context(what)?;
+            }
+            Policy::MaxSize { .. } => {}
+        }
+    }
+    conn.execute_batch("INSERT OR IGNORE INTO temp.selected(id) SELECT id FROM temp.selection;")
+        .context("taking the union of the policies")?;
+    protect(conn, req, None)?;
+
+    let mut budget = None;
+    for (i, p) in req.policies.iter().enumerate() {
+        if let Policy::MaxSize { bytes, .. } = p {
+            let with_deps = req.deps_apply_to(p);
+            let sel = policy::size::select(
+                conn,
+                *bytes,
+                req.keep_newer_than.as_ref().map(|(c, _)| *c),
+                with_deps,
+            )?;
+            {
+                let mut ins = conn
+                    .prepare("INSERT OR IGNORE INTO temp.selection(policy, id) VALUES (?1, ?2)")
+                    .context("--max-size: preparing the selection")?;
+                let mut sel_ins = conn
+                    .prepare("INSERT OR IGNORE INTO temp.selected(id) VALUES (?1)")
+                    .context("--max-size: preparing the selection")?;
+                for id in &sel.selected {
+                    ins.execute(params![i as i64, id])
+                        .context("--max-size: recording the selection")?;
+                    sel_ins
+                        .execute([id])
+                        .context("--max-size: recording the selection")?;
+                }
+            }
+            if with_deps {
+                // Ties (and cycles) of the ordering: never remove what a
+                // kept object needs, even if the budget is then missed.
+                protect(conn, req, Some(i))?;
+            }
+            budget = Some(sel);
+        }
+    }
+    Ok(budget)
+}
+
+/// Apply the protections to temp.selected. With `only_policy`, dependency
+/// retention alone, for the objects that policy added.
+fn protect(conn: &rusqlite::Connection, req: &Request, only_policy: Option<usize>) -> Result<()> {
+    if only_policy.is_none() {
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO temp.protected(id, why)
+             SELECT s.id, 'unreadable' FROM temp.selected s
+             JOIN object o ON o.id = s.id JOIN dir d ON d.id = o.dir_id WHERE d.unreadable <> 0;",
+        )
+        .context("protecting objects of unreadable directories")?;
+        if let Some((cutoff, _)) = &req.keep_newer_than {
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.protected(id, why)
+                 SELECT s.id, 'keep-newer-than' FROM temp.selected s
+                 JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
+                [cutoff],
+            )
+            .context("protecting recently used objects")?;
+        }
+        conn.execute_batch(
+            "DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected);",
+        )
+        .context("applying the protections")?;
+    }
+    let in_scope: Vec<usize> = req
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| req.deps_apply_to(p) && only_policy.is_none_or(|o| o == *i))
+        .map(|(i, _)| i)
+        .collect();
+    if in_scope.is_empty() {
+        return Ok(());
+    }
+    let out_of_scope: Vec<String> = (0..req.policies.len())
+        .filter(|i| !in_scope.contains(i))
+        .map(|i| i.to_string())
+        .collect();
+    conn.execute_batch(&format!(
+        "DELETE FROM temp.deps_scope;
+         INSERT INTO temp.deps_scope(id)
+         SELECT s.id FROM temp.selected s
+         WHERE NOT EXISTS (SELECT 1 FROM temp.selection x WHERE x.id = s.id AND x.policy IN ({}));",
+        out_of_scope.join(",")
+    ))
+    .context("choosing what dependency retention may keep")?;
+    conn.execute_batch(deps::PROTECT_SQL)
+        .context("keeping the dependencies of kept objects")?;
+    conn.execute_batch(
+        "DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected WHERE why = 'deps');",
+    )
+    .context("keeping the dependencies of kept objects")?;
+    Ok(())
+}
+
+/// Fill temp.restat_todo with the objects whose fresh mtimes could change
+/// this pass's plan and that were not re-stat-ed yet; returns how many.
+fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> {
+    let dependent: Vec<String> = req
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.uses_last_use() || req.keep_newer_than.is_some())
+        .map(|(i, _)| i.to_string())
+        .collect();
+    conn.execute_batch(&format!(
+        "DELETE FROM temp.restat_todo;
+         INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection WHERE policy IN ({});
+         INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.dup_ties;
+         DELETE FROM temp.restat_todo WHERE id IN (SELECT id FROM temp.restat_done);",
+        dependent.join(",")
+    ))
+    .context("choosing what to re-stat")?;
+    conn.query_row("SELECT count(*) FROM temp.restat_todo", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+    .context("choosing what to re-stat")
+}
+
+fn count(conn: &rusqlite::Connection, sql: &str, p: impl rusqlite::Params) -> Result<Count> {
+    conn.query_row(sql, p, |r| {
+        Ok(Count {
+            objects: r.get::<_, i64>(0)? as u64,
+            files: r.get::<_, i64>(1)? as u64,
+            disk_bytes: r.get::<_, i64>(2)? as u64,
+        })
+    })
+    .context("counting the plan")
+}
+
+fn summarise(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    budget: Option<SizeSelection>,
+    plan: &mut Plan,
+) -> Result<()> {
+    const SUMS: &str = "count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)";
+    plan.policies = req
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Ok(PolicySummary {
+                policy: p.name(),
+                description: p.describe(),
+                count: count(
+                    conn,
+                    &format!(
+                        "SELECT {SUMS} FROM temp.selection x JOIN temp.selected s ON s.id = x.id
+                         JOIN object o ON o.id = x.id WHERE x.policy = ?1"
+                    ),
+                    [i as i64],
+                )?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {SUMS}, p.why FROM temp.protected p JOIN object o ON o.id = p.id
+             WHERE p.id NOT IN (SELECT id FROM temp.selected) GROUP BY p.why ORDER BY p.why"
+        ))
+        .context("counting the protections")?;
+    plan.protected = stmt
+        .query_map([], |r| {
+            Ok(Protection {
+                count: Count {
+                    objects: r.get::<_, i64>(0)? as u64,
+                    files: r.get::<_, i64>(1)? as u64,
+                    disk_bytes: r.get::<_, i64>(2)? as u64,
+                },
+                protection: r.get(3)?,
+            })
+        })
+        .context("counting the protections")?
+        .collect::<rusqlite::Result<_>>()
+        .context("counting the protections")?;
+    plan.count = count(
+        conn,
+        &format!("SELECT {SUMS} FROM temp.selected s JOIN object o ON o.id = s.id"),
+        [],
+    )?;
+    plan.cache = index::totals(conn)?;
+    plan.budget = budget.map(|b| {
+        let after = plan.cache.disk_bytes.saturating_sub(plan.count.disk_bytes);
+        BudgetSummary {
+            budget: b.budget,
+            before: plan.cache.disk_bytes,
+            after,
+            met: after <= b.budget,
+        }
+    });
+    Ok(())
+}
+
+/// `-L`: for each selected symlink entry whose target has the entry's own
+/// file name and is a regular file, plan the target too, with the stat it
+/// has now (the removal checks it again).
+fn plan_link_targets(index: &Index, warnings: &mut Vec<String>) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let links: Vec<(i64, String)> = {
+        let mut stmt = index
+            .conn
+            .prepare(
+                "SELECT e.id, CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END
+                 FROM temp.selected s JOIN object o ON o.id = s.id JOIN dir d ON d.id = o.dir_id
+                 JOIN entry e ON e.object_id = o.id WHERE e.is_symlink",
+            )
+            .context("-L: listing selected symlinks")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .context("-L: listing selected symlinks")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("-L: listing selected symlinks")?
+    };
+    let mut ins = index
+        .conn
+        .prepare("INSERT OR REPLACE INTO temp.link_target(entry_id, path, ino, size, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .context("-L: preparing the target table")?;
+    let mut n = 0;
+    for (entry_id, rel) in links {
+        let link = index.cache_root.join(&rel);
+        let Some(target) = link_target(&link) else {
+            continue;
+        };
+        let md = match std::fs::symlink_metadata(&target) {
+            Ok(md) if md.is_file() => md,
+            Ok(_) => {
+                warnings.push(format!(
+                    "-L: {} points at {}, which is not a regular file; only the link is removed",
+                    link.display(),
+                    target.display()
+                ));
+                continue;
+            }
+            Err(_) => continue, // dangling: only the link goes
+        };
+        let Some(target_str) = target.to_str() else {
+            warnings.push(format!(
+                "-L: the target of {} is not a UTF-8 path; only the link is removed",
+                link.display()
+            ));
+            continue;
+        };
+        let mtime_ns = md
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(md.mtime_nsec());
+        ins.execute(params![
+            entry_id,
+            target_str,
+            md.ino() as i64,
+            md.size() as i64,
+            mtime_ns
+        ])
+        .context("-L: recording a target")?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The target of the symlink at `link` when its file name is the link's
+/// own (the contract of -L), as an absolute path.
+pub fn link_target(link: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(link).ok()?;
+    let abs = if target.is_absolute() {
+        target
+    } else {
+        link.parent()?.join(target)
+    };
+    (abs.file_name() == link.file_name()).then_some(abs)
+}
+
+/// Call `f` with every path the plan removes (relative to the cache root
+/// for entries, absolute for `-L` targets), sorted.
+pub fn for_each_path(index: &Index, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut stmt = index
+        .conn
+        .prepare(
+            "SELECT p FROM (
+                 SELECT CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END AS p
+                 FROM temp.selected s JOIN object o ON o.id = s.id
+                 JOIN dir d ON d.id = o.dir_id JOIN entry e ON e.object_id = o.id
+                 UNION ALL
+                 SELECT path FROM temp.link_target t
+                 WHERE t.entry_id IN (SELECT e.id FROM temp.selected s JOIN entry e ON e.object_id = s.id))
+             ORDER BY p",
+        )
+        .context("listing the planned paths")?;
+    let mut rows = stmt.query([]).context("listing the planned paths")?;
+    while let Some(r) = rows.next().context("listing the planned paths")? {
+        let p: String = r.get(0)?;
+        f(&p)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! File operations relative to directory handles that never leave the
+//! cache: every directory is opened beneath the cache root with no symlink
+//! followed in any component, so a directory swapped for a symlink after
+//! the scan is refused instead of followed.
+
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The stat fields the re-check compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ino: u64,
+    pub is_symlink: bool,
+    pub is_file: bool,
+}
+
+/// A directory's change stamp (mtime, ctime in ns).
+pub fn dir_stamp(dir: impl AsFd) -> Result<(i64, i64), Errno> {
+    let st = rustix::fs::fstat(dir)?;
+    Ok((
+        ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+    ))
+}
+
+/// (device, inode) of a directory: the identity of the cache root.
+pub fn identity(dir: impl AsFd) -> Result<(u64, u64), Errno> {
+    let st = rustix::fs::fstat(dir)?;
+    Ok((st.st_dev as u64, st.st_ino as u64))
+}
+
+fn ns(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+/// Open the cache root itself (following the user's path, as given).
+pub fn open_root(path: &std::path::Path) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Whether openat2 with RESOLVE_BENEATH works here (Linux 5.6+); learned
+/// on first use.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Open `rel` (a `/`-separated path relative to `root`) as a directory,
+/// following no symlink in any component and never leaving `root`. A
+/// component that is a symlink fails with `ELOOP` (or `EXDEV`/`ENOTDIR`).
+pub fn open_dir_beneath(root: impl AsFd, rel: &str) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let rel = if rel.is_empty() { "." } else { rel };
+    if rel.split('/').any(|c| c.is_empty() || c == "..") {
+        return Err(Errno::INVAL);
+    }
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        match rustix::fs::openat2(
+            root.as_fd(),
+            rel,
+            flags,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Err(Errno::NOSYS) | Err(Errno::PERM) => {
+                // No openat2 (old kernel, or a seccomp filter): walk.
+                NO_OPENAT2.store(true, Ordering::Relaxed);
+            }
+            other => return other,
+        }
+    }
+    let mut fd = rustix::fs::openat(root.as_fd(), ".", flags, Mode::empty())?;
+    for comp in rel.split('/').filter(|c| *c != ".") {
+        fd = rustix::fs::openat(&fd, comp, flags, Mode::empty())?;
+    }
+    Ok(fd)
+}
+
+/// `lstat` of `name` in `dir`.
+pub fn stat_in(dir: impl AsFd, name: &str) -> Result<FileStat, Errno> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let ft = FileType::from_raw_mode(st.st_mode);
+    Ok(FileStat {
+        size: st.st_size as u64,
+        mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ino: st.st_ino as u64,
+        is_symlink: ft == FileType::Symlink,
+        is_file: ft == FileType::RegularFile,
+    })
+}
+
+/// Unlink `name` in `dir` (never a directory).
+pub fn unlink_in(dir: impl AsFd, name: &str) -> Result<(), Errno> {
+    rustix::fs::unlinkat(dir, name, AtFlags::empty())
+}
+
+/// Move `name` from `from` to `to` (same file system), never replacing
+/// a file already there.
+pub fn move_noreplace(from: impl AsFd, to: impl AsFd, name: &str) -> Result<(), Errno> {
+    rustix::fs::renameat_with(from, name, to, name, rustix::fs::RenameFlags::NOREPLACE)
+}
+
+/// Open (creating as needed, mode 0755) the directory `rel` beneath `root`.
+pub fn create_dir_beneath(root: impl AsFd, rel: &str) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut fd = rustix::fs::openat(root.as_fd(), ".", flags, Mode::empty())?;
+    for comp in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if comp == ".." {
+            return Err(Errno::INVAL);
+        }
+        match rustix::fs::mkdirat(&fd, comp, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+        fd = rustix::fs::openat(&fd, comp, flags, Mode::empty())?;
+    }
+    Ok(fd)
+}
+
+/// The file names in a directory (for the check that no entry was added
+/// to an object since the scan).
+pub fn list_names(dir: impl AsFd) -> Result<Vec<String>, Errno> {
+    let mut out = Vec::new();
+    for item in rustix::fs::Dir::read_from(dir)? {
+        let item = item?;
+        if let Ok(name) = item.file_name().to_str()
+            && name != "."
+            && name != ".."
+        {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// What an errno means for a file we meant to remove.
+pub fn is_gone(e: Errno) -> bool {
+    e == Errno::NOENT || e == Errno::STALE
+}

@@ -1,0 +1,202 @@
+//! Re-stat chosen objects: the way a warm index learns of reuse.
+//!
+//! BitBake marks reuse by touching an object's files in place, which no
+//! directory mtime shows, so the incremental scan cannot see it. Before a
+//! plan is trusted, the planner asks for the objects its decisions depend
+//! on (those it would select, and ties) to be `lstat`-ed again; changed
+//! entries are written back and the object aggregates recomputed. Cost: one
+//! `lstat` per entry of those objects, in parallel, and nothing for the
+//! rest of the cache.
+
+use super::writer::Stat;
+use crate::index::Index;
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use rusqlite::params;
+use std::os::unix::fs::MetadataExt;
+
+/// Entries stat-ed per batch (bounds memory at any cache size).
+const BATCH: usize = 8192;
+
+/// What a re-stat found.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct RestatReport {
+    pub objects: u64,
+    pub entries: u64,
+    /// Entries whose stat differed from the index (touched, rewritten).
+    pub changed: u64,
+    /// Entries gone since the scan.
+    pub gone: u64,
+    pub duration_ms: u64,
+}
+
+impl RestatReport {
+    pub fn add(&mut self, other: &RestatReport) {
+        self.objects += other.objects;
+        self.entries += other.entries;
+        self.changed += other.changed;
+        self.gone += other.gone;
+        self.duration_ms += other.duration_ms;
+    }
+}
+
+struct Row {
+    object_id: i64,
+    entry_id: i64,
+    kind: String,
+    rel: String,
+    stat: Stat,
+}
+
+enum Fresh {
+    Same,
+    Changed(Stat),
+    Gone,
+}
+
+fn stat_now(root: &std::path::Path, rel: &str) -> std::io::Result<Stat> {
+    let md = std::fs::symlink_metadata(root.join(rel))?;
+    Ok(Stat {
+        size: md.size(),
+        blocks: md.blocks(),
+        mtime_ns: md
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(md.mtime_nsec()),
+        ino: md.ino(),
+        is_symlink: md.file_type().is_symlink(),
+    })
+}
+
+/// `lstat` every entry of the objects in `temp.restat_todo(id)` and write
+/// what changed back to the index (one transaction). Errors other than
+/// "gone" leave the entry as indexed: the removal checks it again anyway.
+pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
+    let started = std::time::Instant::now();
+    let root = index.cache_root.clone();
+    let mut report = RestatReport::default();
+    let tx = index.conn.transaction().context("starting the re-stat")?;
+    let rows: Vec<Row> = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT o.id, e.id, e.kind,
+                        CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
+                        e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
+                 FROM temp.restat_todo t
+                 JOIN object o ON o.id = t.id
+                 JOIN dir d    ON d.id = o.dir_id
+                 JOIN entry e  ON e.object_id = o.id
+                 ORDER BY o.dir_id, o.id",
+            )
+            .context("preparing the re-stat query")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Row {
+                    object_id: r.get(0)?,
+                    entry_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    rel: r.get(3)?,
+                    stat: Stat {
+                        size: r.get::<_, i64>(4)? as u64,
+                        blocks: r.get::<_, i64>(5)? as u64,
+                        mtime_ns: r.get(6)?,
+                        ino: r.get::<_, i64>(7)? as u64,
+                        is_symlink: r.get(8)?,
+                    },
+                })
+            })
+            .context("reading the objects to re-stat")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the objects to re-stat")?
+    };
+    report.entries = rows.len() as u64;
+    report.objects = rows.chunk_by(|a, b| a.object_id == b.object_id).count() as u64;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .thread_name(|i| format!("restat-{i}"))
+        .build()
+        .map_err(|e| anyhow::anyhow!("starting {jobs} re-stat threads: {e}"))?;
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS restat_changed(object_id INTEGER PRIMARY KEY);
+         DELETE FROM temp.restat_changed;
+         CREATE TEMP TABLE IF NOT EXISTS touched(object_id INTEGER PRIMARY KEY);
+         DELETE FROM temp.touched;",
+    )
+    .context("preparing the re-stat tables")?;
+    {
+        let mut update = tx
+            .prepare(
+                "UPDATE entry SET size = ?2, blocks = ?3, mtime_ns = ?4, ino = ?5, is_symlink = ?6 WHERE id = ?1",
+            )
+            .context("preparing the re-stat update")?;
+        let mut delete = tx
+            .prepare("DELETE FROM entry WHERE id = ?1")
+            .context("preparing the re-stat delete")?;
+        let mut touch = tx
+            .prepare("INSERT OR IGNORE INTO temp.touched(object_id) VALUES (?1)")
+            .context("preparing the re-stat bookkeeping")?;
+        let mut siginfo_changed = tx
+            .prepare("INSERT OR IGNORE INTO temp.restat_changed(object_id) VALUES (?1)")
+            .context("preparing the re-stat bookkeeping")?;
+        for chunk in rows.chunks(BATCH) {
+            let fresh: Vec<Fresh> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|row| match stat_now(&root, &row.rel) {
+                        Ok(s) if s == row.stat => Fresh::Same,
+                        Ok(s) => Fresh::Changed(s),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
+                        Err(_) => Fresh::Same,
+                    })
+                    .collect()
+            });
+            for (row, f) in chunk.iter().zip(fresh) {
+                let siginfo_moved = match &f {
+                    Fresh::Same => continue,
+                    Fresh::Changed(s) => {
+                        report.changed += 1;
+                        update
+                            .execute(params![
+                                row.entry_id,
+                                s.size as i64,
+                                s.blocks as i64,
+                                s.mtime_ns,
+                                s.ino as i64,
+                                s.is_symlink
+                            ])
+                            .context("updating a re-stat-ed entry")?;
+                        s.ino != row.stat.ino || s.size != row.stat.size
+                    }
+                    Fresh::Gone => {
+                        report.gone += 1;
+                        delete
+                            .execute([row.entry_id])
+                            .context("dropping an entry gone since the scan")?;
+                        true
+                    }
+                };
+                touch
+                    .execute([row.object_id])
+                    .context("noting a re-stat-ed object")?;
+                if siginfo_moved && row.kind == "siginfo" {
+                    siginfo_changed
+                        .execute([row.object_id])
+                        .context("noting a changed siginfo")?;
+                }
+            }
+        }
+    }
+    if report.changed + report.gone > 0 {
+        tx.execute_batch(
+            "DELETE FROM dep WHERE object_id IN (SELECT object_id FROM temp.restat_changed);
+             UPDATE object SET deps_state = NULL, deps_error = NULL
+             WHERE id IN (SELECT object_id FROM temp.restat_changed);",
+        )
+        .context("resetting the edges of changed siginfo files")?;
+        tx.execute_batch(crate::index::REFRESH_OBJECTS_SQL)
+            .context("recomputing re-stat-ed objects")?;
+    }
+    tx.commit().context("committing the re-stat")?;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}

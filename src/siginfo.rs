@@ -1,0 +1,219 @@
+//! Reading the dependency hashes out of a `.siginfo` file.
+//!
+//! A siginfo is the zstd-compressed JSON that BitBake's `dump_sigtask`
+//! writes, with sorted keys. Its `runtaskhashes` maps each dependency task
+//! to the unihash it had, and those hashes are the ones in the dependencies'
+//! sstate file names. Keys are sorted, so `runtaskhashes` comes before the
+//! large `taskdeps` and `varvals`: the parser stops there and never looks at
+//! the rest.
+//!
+//! Anything else (a truncated file, not zstd, not JSON, BitBake's older
+//! pickle format, a JSON document without `runtaskhashes`) is an
+//! [`Unreadable`] with a short reason; it never panics and never aborts the
+//! caller.
+
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+/// Decompressed bytes read at most: a real siginfo is well below 1 MiB; a
+/// decompression bomb stops here.
+const MAX_DECOMPRESSED: u64 = 64 << 20;
+
+/// Why a siginfo gave no dependencies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable(pub String);
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The dependency unihashes named by the siginfo at `path`, lowercase hex,
+/// in file order. `buf` is scratch space reused between calls.
+pub fn read_deps(path: &Path, buf: &mut Vec<u8>) -> Result<Vec<String>, Unreadable> {
+    let file = std::fs::File::open(path).map_err(|e| Unreadable(format!("cannot open: {e}")))?;
+    decode(file, buf)?;
+    parse_deps(buf)
+}
+
+/// Decompress a zstd stream into `buf` (replacing its contents).
+fn decode(input: impl Read, buf: &mut Vec<u8>) -> Result<(), Unreadable> {
+    buf.clear();
+    let decoder =
+        zstd::stream::read::Decoder::new(input).map_err(|e| Unreadable(format!("zstd: {e}")))?;
+    let mut limited = decoder.take(MAX_DECOMPRESSED + 1);
+    match limited.read_to_end(buf) {
+        Ok(_) if buf.len() as u64 > MAX_DECOMPRESSED => Err(Unreadable(format!(
+            "more than {} MiB decompressed",
+            MAX_DECOMPRESSED >> 20
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Unreadable(match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => "truncated zstd stream".to_string(),
+            _ => format!("not a zstd file or corrupt: {e}"),
+        })),
+    }
+}
+
+/// The values of the top-level `runtaskhashes` object of a JSON document.
+pub fn parse_deps(json: &[u8]) -> Result<Vec<String>, Unreadable> {
+    let mut out = None;
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let result = de::Deserializer::deserialize_map(&mut de, TopLevel { out: &mut out });
+    match (result, out) {
+        // Stopped on purpose right after `runtaskhashes`.
+        (Err(_), Some(found)) => found,
+        (Ok(()), _) => Err(Unreadable("no runtaskhashes in the JSON".to_string())),
+        (Err(e), None) => Err(Unreadable(format!("not siginfo JSON: {e}"))),
+    }
+}
+
+/// Walks the top-level object, skipping values until `runtaskhashes`,
+/// then stops the parse with an error so the rest is never read.
+struct TopLevel<'a> {
+    out: &'a mut Option<Result<Vec<String>, Unreadable>>,
+}
+
+const STOP: &str = "stop: runtaskhashes read";
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a siginfo JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "runtaskhashes" {
+                let deps: Hashes = map.next_value()?;
+                *self.out = Some(deps.0);
+                return Err(de::Error::custom(STOP));
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+}
+
+/// The values of the `runtaskhashes` map, checked to be hashes.
+struct Hashes(Result<Vec<String>, Unreadable>);
+
+impl<'de> de::Deserialize<'de> for Hashes {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Hashes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of task to unihash")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashes, A::Error> {
+                let mut out = Vec::new();
+                let mut bad = None;
+                while let Some((_task, hash)) = map.next_entry::<IgnoredAny, Cow<'de, str>>()? {
+                    if is_hash(&hash) {
+                        out.push(hash.into_owned());
+                    } else if bad.is_none() {
+                        bad = Some(hash.into_owned());
+                    }
+                }
+                Ok(Hashes(match bad {
+                    None => Ok(out),
+                    Some(h) => Err(Unreadable(format!(
+                        "runtaskhashes holds a value that is not a hash: {:?}",
+                        h.chars().take(80).collect::<String>()
+                    ))),
+                }))
+            }
+            // `null` or an empty value: no dependencies.
+            fn visit_unit<E: de::Error>(self) -> Result<Hashes, E> {
+                Ok(Hashes(Ok(Vec::new())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A unihash as BitBake writes them: 32 (md5) or 64 (sha256) lowercase hex.
+fn is_hash(s: &str) -> bool {
+    (s.len() == 64 || s.len() == 32) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "3b5f1c0e9a7d2b4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f";
+    const B: &str = "0123456789abcdef0123456789abcdef";
+
+    fn zst(json: &str) -> Vec<u8> {
+        zstd::encode_all(json.as_bytes(), 3).expect("compressing")
+    }
+
+    fn read(bytes: &[u8]) -> Result<Vec<String>, Unreadable> {
+        let mut buf = Vec::new();
+        decode(bytes, &mut buf)?;
+        parse_deps(&buf)
+    }
+
+    #[test]
+    fn reads_runtaskhashes_and_stops_there() {
+        // Everything after runtaskhashes is garbage: it must never be parsed.
+        let json = format!(
+            r#"{{"basehash":"x","gendeps":{{"A":["B"]}},"runtaskdeps":["a:do_x"],"runtaskhashes":{{"/r/a.bb:do_install":"{A}","virtual:native:/r/b.bb:do_populate_sysroot":"{B}"}},"taskdeps": this is not json"#
+        );
+        assert_eq!(read(&zst(&json)), Ok(vec![A.to_string(), B.to_string()]));
+    }
+
+    #[test]
+    fn empty_or_null_runtaskhashes_have_no_deps() {
+        assert_eq!(read(&zst(r#"{"runtaskhashes":{},"x":1}"#)), Ok(vec![]));
+        assert_eq!(read(&zst(r#"{"runtaskhashes":null}"#)), Ok(vec![]));
+    }
+
+    #[test]
+    fn bad_inputs_are_unreadable_with_a_reason() {
+        let full = zst(&format!(r#"{{"runtaskhashes":{{"t":"{A}"}}}}"#));
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (Vec::new(), "truncated"),
+            (b"\x80\x04\x95pickle".to_vec(), "zstd"),
+            (full[..full.len() / 2].to_vec(), "truncated"),
+            (zst("not json at all"), "not siginfo JSON"),
+            (zst(r#"{"taskhash":"x"}"#), "no runtaskhashes"),
+            (zst(r#"["runtaskhashes"]"#), "not siginfo JSON"),
+            (zst(r#"{"runtaskhashes":{"t":"ZZ"}}"#), "not a hash"),
+            (zst(r#"{"runtaskhashes":{"t":"#), "not siginfo JSON"),
+        ];
+        for (bytes, why) in cases {
+            let err = read(&bytes).expect_err("must be unreadable");
+            assert!(err.0.contains(why), "{why}: got {err}");
+        }
+    }
+
+    #[test]
+    fn decompression_bomb_stops_at_the_limit() {
+        let zeros = vec![b' '; (MAX_DECOMPRESSED + 10) as usize];
+        let bomb = zstd::encode_all(zeros.as_slice(), 19).expect("compressing");
+        let err = read(&bomb).expect_err("too big");
+        assert!(err.0.contains("MiB"), "{err}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = read(&bytes);
+            let _ = parse_deps(&bytes);
+            let _ = read(&zst(&String::from_utf8_lossy(&bytes)));
+        }
+
+        #[test]
+        fn truncated_real_siginfo_never_panics(cut in 0usize..200) {
+            let full = zst(&format!(r#"{{"a":[1,2,{{"b":null}}],"runtaskhashes":{{"t1":"{A}","t2":"{B}"}},"varvals":{{"x":"y"}}}}"#));
+            let _ = read(&full[..cut.min(full.len())]);
+        }
+    }
+}
