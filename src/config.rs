@@ -171,6 +171,7 @@ impl CleanConfig {
             keep_deps: self.keep_deps,
             allow_unmatched_stamps: self.allow_unmatched_stamps,
             follow_symlinks: self.follow_symlinks,
+            fresh_baseline: !self.dry_run,
             jobs: self.cache.jobs,
         }
     }

@@ -45,6 +45,11 @@ pub struct Request {
     pub allow_unmatched_stamps: bool,
     /// `-L`: also plan the targets of symlink entries with the same name.
     pub follow_symlinks: bool,
+    /// The plan will be applied: re-stat every selected object at planning
+    /// time, so that the removal's re-check compares with the disk as it
+    /// was when the plan was made (not with a stale index), and a file
+    /// touched after that (say, while the prompt waits) keeps its object.
+    pub fresh_baseline: bool,
     pub jobs: usize,
 }
 
@@ -178,6 +183,10 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
     loop {
         plan.passes += 1;
         let budget = select_once(&index.conn, req)?;
+        index
+            .conn
+            .execute_batch("DELETE FROM temp.restat_todo;")
+            .context("clearing the planning tables")?;
         let todo = restat_candidates(&index.conn, req)?;
         if todo > 0 {
             let r = scan::restat(index, req.jobs)?;
@@ -454,6 +463,12 @@ fn protect(conn: &rusqlite::Connection, req: &Request, only_policy: Option<usize
 /// Fill temp.restat_todo with the objects whose fresh mtimes could change
 /// this pass's plan and that were not re-stat-ed yet; returns how many.
 fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> {
+    if req.fresh_baseline {
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selected;",
+        )
+        .context("choosing what to re-stat")?;
+    }
     let dependent: Vec<String> = req
         .policies
         .iter()
@@ -462,8 +477,7 @@ fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> 
         .map(|(i, _)| i.to_string())
         .collect();
     conn.execute_batch(&format!(
-        "DELETE FROM temp.restat_todo;
-         INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection WHERE policy IN ({});
+        "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection WHERE policy IN ({});
          INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.dup_ties;
          DELETE FROM temp.restat_todo WHERE id IN (SELECT id FROM temp.restat_done);",
         dependent.join(",")

@@ -6,5 +6,6 @@ mod common;
 mod bench_smoke;
 mod cleanup;
 mod index;
+mod lastuse;
 mod report;
 mod safety;

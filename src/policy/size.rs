@@ -80,9 +80,10 @@ pub fn select(
         return Ok(out);
     }
     let need = before - budget;
-    // Effective last use and a topological rank (dependents first among
-    // equals), from a depth-first walk along dependency edges.
-    let (eff, post) = if with_deps {
+    // Effective last use and depth (dependents first among equals). The
+    // order depends only on the cache, never on row ids, so that every
+    // index of the same cache picks the same objects.
+    let (eff, depth) = if with_deps {
         effective_last_use(conn, &objs)?
     } else {
         (
@@ -96,7 +97,9 @@ pub fn select(
     order.sort_unstable_by(|&a, &b| {
         eff[a]
             .cmp(&eff[b])
-            .then(post[b].cmp(&post[a]))
+            .then(depth[a].cmp(&depth[b]))
+            .then(objs[a].last_used.cmp(&objs[b].last_used))
+            .then(objs[a].key.cmp(&objs[b].key))
             .then(objs[a].id.cmp(&objs[b].id))
     });
     for i in order {
@@ -112,9 +115,9 @@ pub fn select(
 }
 
 /// For each object: the newest last use of itself and everything that
-/// depends on it (i64::MAX when a pinned object does), and its post-order
-/// number in a depth-first walk along "depends on" edges (in a DAG a
-/// dependency always finishes before what depends on it).
+/// depends on it (i64::MAX when a pinned object does), and its depth: the
+/// longest chain of objects that depend on it (0 when none does), so that
+/// an object always comes after what depends on it.
 fn effective_last_use(conn: &rusqlite::Connection, objs: &[Obj]) -> Result<(Vec<i64>, Vec<u32>)> {
     let index: HashMap<i64, usize> = objs.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
     let mut by_key: HashMap<i64, Vec<usize>> = HashMap::with_capacity(objs.len());
@@ -184,5 +187,15 @@ fn effective_last_use(conn: &rusqlite::Connection, objs: &[Obj]) -> Result<(Vec<
             }
         }
     }
-    Ok((eff, post))
+    // Longest chain of dependents, in reverse post-order (in a DAG every
+    // dependent comes before its dependencies there).
+    let mut by_post: Vec<usize> = (0..objs.len()).collect();
+    by_post.sort_unstable_by_key(|&i| std::cmp::Reverse(post[i]));
+    let mut depth = vec![0u32; objs.len()];
+    for u in by_post {
+        for &v in &deps[start[u]..start[u + 1]] {
+            depth[v] = depth[v].max(depth[u] + 1);
+        }
+    }
+    Ok((eff, depth))
 }

@@ -65,6 +65,10 @@ pub struct ObjectSpec<'a> {
     pub exts: &'a [&'a str],
     /// mtime of every entry, Unix seconds.
     pub mtime: i64,
+    /// Unihashes its siginfo names in `runtaskhashes` (its dependencies).
+    pub deps: Vec<String>,
+    /// Archive size in bytes (0: a small zstd frame).
+    pub archive_len: usize,
 }
 
 impl Default for ObjectSpec<'_> {
@@ -81,6 +85,8 @@ impl Default for ObjectSpec<'_> {
             task: "populate_sysroot",
             exts: ARCHIVE_SIGINFO,
             mtime: BASE,
+            deps: Vec::new(),
+            archive_len: 0,
         }
     }
 }
@@ -245,6 +251,17 @@ impl Cache {
                 b"-----BEGIN PGP SIGNATURE-----\nfake\n-----END PGP SIGNATURE-----\n".to_vec()
             } else if ext.ends_with(".done") {
                 Vec::new()
+            } else if spec.archive_len > 0 {
+                // Incompressible bytes, so that the size on disk is real.
+                let mut state = spec.archive_len as u64 ^ 0x9e37_79b9;
+                (0..spec.archive_len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        state as u8
+                    })
+                    .collect()
             } else {
                 // A real-looking zstd frame with a little payload.
                 zstd::encode_all(format!("archive of {}", spec.stem()).as_bytes(), 3)
@@ -498,6 +515,17 @@ fn run_command(mut cmd: Command, stdin: Option<&str>) -> Run {
 /// The zstd-compressed JSON a siginfo holds (as BitBake's `dump_sigtask`
 /// writes it, reduced to the keys that matter).
 fn siginfo_bytes(spec: &ObjectSpec<'_>) -> Vec<u8> {
+    let runtaskhashes: serde_json::Map<String, serde_json::Value> = spec
+        .deps
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                format!("/layers/meta/recipes/dep{i}.bb:do_populate_sysroot"),
+                serde_json::Value::String(h.clone()),
+            )
+        })
+        .collect();
     let doc = serde_json::json!({
         "task": format!("do_{}", spec.task),
         "basehash_ignore_vars": [],
@@ -506,7 +534,8 @@ fn siginfo_bytes(spec: &ObjectSpec<'_>) -> Vec<u8> {
         "basehash": spec.unihash,
         "taskhash": spec.unihash,
         "unihash": spec.unihash,
-        "runtaskhashes": {},
+        "runtaskhashes": runtaskhashes,
+        "varvals": {"do_install": "    oe_runmake install\n"},
     });
     let json = serde_json::to_vec(&doc).expect("encoding siginfo JSON");
     zstd::encode_all(json.as_slice(), 3).expect("zstd-compressing a siginfo")
@@ -552,6 +581,37 @@ fn collect_files(dir: &Path, rel: &str, out: &mut Vec<String>) {
             out.push(child);
         }
     }
+}
+
+pub mod scenario;
+
+/// Assert two path lists are equal, printing only what differs.
+#[track_caller]
+pub fn assert_same_paths(left: &[String], right: &[String], what: &str) {
+    if left == right {
+        return;
+    }
+    let l: BTreeSet<&String> = left.iter().collect();
+    let r: BTreeSet<&String> = right.iter().collect();
+    let only_l: Vec<&&String> = l.difference(&r).collect();
+    let only_r: Vec<&&String> = r.difference(&l).collect();
+    panic!(
+        "{what}: {} vs {} paths\n--- only in the first ({}):\n{}\n--- only in the second ({}):\n{}",
+        left.len(),
+        right.len(),
+        only_l.len(),
+        only_l
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        only_r.len(),
+        only_r
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
 }
 
 /// Sorted union of several lists of relative paths.

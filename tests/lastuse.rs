@@ -1,0 +1,632 @@
+//! Last use: the policies that decide by it (--older-than, --max-size,
+//! -d --keep-per-group), the protections (--keep-newer-than, dependency
+//! retention), custom selections, and the promise behind all of them: a
+//! warm index plans exactly what a fresh one would, after builds touched
+//! files in place.
+
+use crate::common::scenario::{Case, DAY, Obj, build, check_all, listing, o};
+use crate::common::*;
+use std::fs;
+
+// ---------------------------------------------------------------------------
+// Age, duplicates with N kept, custom selections, combinations
+
+/// Ages far from every cutoff the cases use.
+const AGES: &[Obj] = &[
+    o("a1", "busybox", 1),
+    o("a2", "busybox", 100),
+    o("a3", "busybox", 400),
+    o("b1", "zlib", 50),
+    o("c1", "gcc", 250).task("compile").exts(SIGINFO_ONLY),
+    o("l1", "glibc", 300).task("populate_lic"),
+];
+
+#[test]
+fn older_than_selects_what_was_not_used_since() {
+    check_all(
+        AGES,
+        &[
+            Case {
+                args: &["--older-than", "30d"],
+                gone: &["a2", "a3", "b1", "c1", "l1"],
+            },
+            Case {
+                args: &["--older-than", "90d"],
+                gone: &["a2", "a3", "c1", "l1"],
+            },
+            Case {
+                args: &["--older-than", "2w"],
+                gone: &["a2", "a3", "b1", "c1", "l1"],
+            },
+            Case {
+                args: &["--older-than", "36h"],
+                gone: &["a2", "a3", "b1", "c1", "l1"],
+            },
+            Case {
+                args: &["--older-than", "500d"],
+                gone: &[],
+            },
+        ],
+    );
+}
+
+#[test]
+fn keep_per_group_keeps_the_n_newest() {
+    check_all(
+        AGES,
+        &[
+            Case {
+                args: &["-d"],
+                gone: &["a2", "a3"],
+            },
+            Case {
+                args: &["-d", "--keep-per-group", "2"],
+                gone: &["a3"],
+            },
+            Case {
+                args: &["-d", "--keep-per-group", "3"],
+                gone: &[],
+            },
+        ],
+    );
+}
+
+#[test]
+fn policies_combine_as_a_union_and_protections_take_back() {
+    check_all(
+        AGES,
+        &[
+            Case {
+                args: &["-d", "--older-than", "200d"],
+                gone: &["a2", "a3", "c1", "l1"],
+            },
+            Case {
+                args: &["--remove-orphans", "--older-than", "260d"],
+                gone: &["c1", "a3", "l1"],
+            },
+            Case {
+                args: &["--older-than", "30d", "--keep-newer-than", "150d"],
+                gone: &["a3", "c1", "l1"],
+            },
+            // -d still keeps the newest of each group: the protection only
+            // takes objects back.
+            Case {
+                args: &["-d", "--keep-newer-than", "200d"],
+                gone: &["a3"],
+            },
+            Case {
+                args: &["-d", "--keep-newer-than", "1000d"],
+                gone: &[],
+            },
+        ],
+    );
+}
+
+#[test]
+fn where_and_select_sql_select_by_query() {
+    check_all(
+        AGES,
+        &[
+            Case {
+                args: &["--where", "pn = 'busybox'"],
+                gone: &["a1", "a2", "a3"],
+            },
+            Case {
+                args: &[
+                    "--where",
+                    "pn = 'busybox' AND last_used < unixepoch('now', '-14 days')",
+                ],
+                gone: &["a2", "a3"],
+            },
+            Case {
+                args: &["--where", "task = 'compile'", "-d"],
+                gone: &["a2", "a3", "c1"],
+            },
+        ],
+    );
+    let b = build(AGES);
+    let file = b.cache.outside("old-gcc.sql");
+    fs::write(
+        &file,
+        "-- every gcc object\nSELECT object_id FROM objects o WHERE o.pn = 'gcc' -- done\n;\n",
+    )
+    .expect("writing the query");
+    let (listed, line) = listing(
+        &b.cache,
+        &b.cache.index,
+        &["--select-sql", file.to_str().expect("UTF-8")],
+    );
+    assert_eq!(line, summary(1, 11));
+    let expect: Vec<String> = b
+        .files_of(&["c1"])
+        .iter()
+        .map(|r| b.cache.path(r).display().to_string())
+        .collect();
+    assert_eq!(listed, expect);
+}
+
+#[test]
+fn custom_selections_that_are_not_read_only_selections_are_refused() {
+    let b = build(AGES);
+    let before = b.cache.files();
+    let file = b.cache.outside("bad.sql");
+    for (args, says) in [
+        (vec!["--where", "1); DELETE FROM object; --"], "--where"),
+        (vec!["--where", "no_such_column = 1"], "no such column"),
+        (vec!["--where", ""], "empty"),
+    ] {
+        let mut all = args.clone();
+        all.push("-y");
+        let run = b.cache.run(&all);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    for (sql, says) in [
+        ("DELETE FROM object", "read-only"),
+        ("SELECT pn FROM objects", "object_id"),
+        ("SELECT object_id FROM objects; SELECT 1", "exactly one"),
+    ] {
+        fs::write(&file, sql).expect("writing the query");
+        let run = b
+            .cache
+            .run(&["--select-sql", file.to_str().expect("UTF-8"), "-y"]);
+        assert_eq!(run.code, 1, "{sql}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{sql}: {}", run.stderr);
+    }
+    assert_eq!(b.cache.files(), before);
+    let objects = b.cache.index_query("SELECT count(*) FROM object");
+    assert_eq!(objects, vec![vec!["6".to_string()]]);
+}
+
+#[test]
+fn bad_durations_and_sizes_are_usage_errors_naming_the_units() {
+    let cache = Cache::new();
+    cache.object(obj("busybox", 1, "populate_sysroot", ARCHIVE_SIGINFO, BASE));
+    for (args, says) in [
+        (["--older-than", "3x"], "s, m, h, d or w"),
+        (["--older-than", "30"], "needs a unit"),
+        (["--keep-newer-than", "soon"], "not a duration"),
+        (["--max-size", "12Q"], "K, M, G, T or P"),
+        (["--max-size", "lots"], "not a size"),
+    ] {
+        let run = cache.run(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(args[0]),
+            "names the option: {}",
+            run.stderr
+        );
+    }
+    let run = cache.run(&["--keep-per-group", "2", "--older-than", "1d"]);
+    assert_eq!(run.code, 2, "--keep-per-group needs -d: {}", run.stderr);
+    assert!(run.stderr.contains("--remove-duplicated"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------
+// Size budget
+
+/// Four objects of 104 KiB on disk each (100 KiB archive, 4 KiB siginfo),
+/// used 1, 10, 20 and 30 days ago.
+const SIZED: &[Obj] = &[
+    o("x1", "busybox", 1).kib(100),
+    o("x2", "zlib", 10).kib(100),
+    o("x3", "bash", 20).kib(100),
+    o("x4", "perl", 30).kib(100),
+];
+
+#[test]
+fn max_size_removes_the_least_recently_used_until_it_fits() {
+    let b = build(SIZED);
+    let each = b.cache.disk_bytes(&b.files["x1"]);
+    assert_eq!(each, 104 * 1024, "the file system allocates 4 KiB blocks");
+    check_all(
+        SIZED,
+        &[
+            Case {
+                args: &["--max-size", "1G"],
+                gone: &[],
+            },
+            Case {
+                args: &["--max-size", "416K"],
+                gone: &[],
+            },
+            Case {
+                args: &["--max-size", "415K"],
+                gone: &["x4"],
+            },
+            Case {
+                args: &["--max-size", "312K"],
+                gone: &["x4"],
+            },
+            Case {
+                args: &["--max-size", "300K"],
+                gone: &["x4", "x3"],
+            },
+            Case {
+                args: &["--max-size", "0"],
+                gone: &["x4", "x3", "x2", "x1"],
+            },
+        ],
+    );
+}
+
+/// A small old object and a big recent one: least recently used goes
+/// first, whatever its size.
+const MIXED: &[Obj] = &[
+    o("small_old", "zlib", 40).kib(8),
+    o("big_new", "linux-yocto", 5).kib(400),
+    o("mid", "bash", 20).kib(100),
+    o("dup_old", "bash", 60).kib(100),
+];
+
+#[test]
+fn max_size_goes_by_last_use_and_applies_after_the_other_policies() {
+    // 12 + 404 + 104 + 104 = 624 KiB.
+    check_all(
+        MIXED,
+        &[
+            Case {
+                args: &["--max-size", "600K"],
+                gone: &["dup_old"],
+            },
+            Case {
+                args: &["--max-size", "510K"],
+                gone: &["dup_old", "small_old"],
+            },
+            // -d already frees dup_old: the budget only adds what it still
+            // needs (mid is newer than small_old).
+            Case {
+                args: &["-d", "--max-size", "510K"],
+                gone: &["dup_old", "small_old"],
+            },
+            Case {
+                args: &["-d", "--max-size", "410K"],
+                gone: &["dup_old", "small_old", "mid"],
+            },
+        ],
+    );
+}
+
+#[test]
+fn max_size_that_cannot_be_met_says_so_and_removes_only_what_may_go() {
+    let b = build(MIXED);
+    let run = b
+        .cache
+        .run(&["--max-size", "100K", "--keep-newer-than", "10d", "-y"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("stays over budget"),
+        "warns: {}",
+        run.stderr
+    );
+    let all: Vec<String> = sorted(b.files.values().cloned());
+    let gone = b.files_of(&["dup_old", "small_old", "mid"]);
+    assert_eq!(b.cache.files(), without(&all, &gone));
+    let doc = stdout_json(&b.cache.run(&[
+        "--max-size",
+        "100K",
+        "--keep-newer-than",
+        "10d",
+        "-n",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(doc["plan"]["budget"]["met"], false, "{doc}");
+    assert_eq!(doc["plan"]["budget"]["budget"], 100 * 1024);
+}
+
+// ---------------------------------------------------------------------------
+// Dependency retention
+
+/// A recent image whose siginfo names an old sysroot, which names an older
+/// siginfo-only install task; an old object nothing needs; a newer sysroot
+/// generation of zlib that makes the old one a duplicate.
+const DEPS: &[Obj] = &[
+    o("image", "core-image-minimal", 1)
+        .task("image_complete")
+        .kib(40)
+        .deps(&["zlib_sysroot"]),
+    o("zlib_sysroot", "zlib", 200)
+        .kib(40)
+        .deps(&["zlib_install"]),
+    o("zlib_install", "zlib", 205)
+        .task("install")
+        .exts(SIGINFO_ONLY),
+    o("zlib_sysroot_new", "zlib", 2).kib(40),
+    o("unused", "perl", 210).kib(40),
+];
+
+#[test]
+fn dependencies_of_recently_used_objects_survive_age_and_size() {
+    check_all(
+        DEPS,
+        &[
+            Case {
+                args: &["--older-than", "30d"],
+                gone: &["unused"],
+            },
+            Case {
+                args: &["--older-than", "30d", "--no-keep-deps"],
+                gone: &["zlib_sysroot", "zlib_install", "unused"],
+            },
+            // By mtime zlib_sysroot and zlib_install are the least recently
+            // used; the image that needs them was used yesterday, so they
+            // count as used then, and go only after it.
+            Case {
+                args: &["--max-size", "100K"],
+                gone: &["unused", "zlib_sysroot_new"],
+            },
+            Case {
+                args: &["--max-size", "60K"],
+                gone: &["unused", "zlib_sysroot_new", "image"],
+            },
+            Case {
+                args: &["--max-size", "100K", "--no-keep-deps"],
+                gone: &["zlib_install", "zlib_sysroot", "unused"],
+            },
+            // -d alone does not keep dependencies (the reference tool's
+            // meaning); --keep-deps makes it.
+            Case {
+                args: &["-d"],
+                gone: &["zlib_sysroot"],
+            },
+            Case {
+                args: &["-d", "--keep-deps"],
+                gone: &[],
+            },
+        ],
+    );
+}
+
+#[test]
+fn unreadable_siginfo_is_reported_and_changes_nothing_else() {
+    let b = build(DEPS);
+    // The image's siginfo is garbage: it names nothing, so its old
+    // dependency is no longer protected; everything else holds.
+    let siginfo = b.files["image"]
+        .iter()
+        .find(|p| p.ends_with(".siginfo"))
+        .expect("image has a siginfo")
+        .clone();
+    let path = b.cache.path(&siginfo);
+    let md = fs::metadata(&path).expect("stat siginfo");
+    fs::write(&path, b"\x80\x04\x95 not zstd, an old pickle").expect("corrupting the siginfo");
+    set_mtime(
+        &path,
+        md.modified().map_or(BASE, |t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(BASE, |d| d.as_secs() as i64)
+        }),
+    );
+    b.cache.settle_dirs();
+    let run = b.cache.run(&["--older-than", "30d", "-n", "-v"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("1 unreadable"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&siginfo),
+        "names the file: {}",
+        run.stderr
+    );
+    let total: usize = b.files.values().map(Vec::len).sum();
+    assert_eq!(
+        run.stdout_lines(),
+        vec![summary(
+            b.files_of(&["zlib_sysroot", "zlib_install", "unused"])
+                .len(),
+            total
+        )]
+    );
+    let report = stdout_json(&b.cache.sub("report", &["--format", "json"]));
+    assert_eq!(report["deps"]["unreadable"], 1, "{report}");
+    assert_eq!(
+        report["deps"]["edges"], 1,
+        "zlib_sysroot → zlib_install only"
+    );
+}
+
+#[test]
+fn edges_are_read_only_when_needed_and_once() {
+    let b = build(DEPS);
+    let state = |c: &Cache| c.index_query("SELECT count(*) FROM object WHERE deps_state IS NULL");
+    // -d does not need edges: no siginfo content is read.
+    b.cache.run(&["-d", "-n"]).expect_code(0);
+    assert_eq!(state(&b.cache), vec![vec!["5".to_string()]]);
+    let doc = stdout_json(
+        &b.cache
+            .run(&["--older-than", "30d", "-n", "--format", "json"]),
+    );
+    assert_eq!(doc["plan"]["edges"]["read"], 5, "{doc}");
+    assert_eq!(state(&b.cache), vec![vec!["0".to_string()]]);
+    // A second run reads nothing again.
+    let doc = stdout_json(
+        &b.cache
+            .run(&["--older-than", "30d", "-n", "--format", "json"]),
+    );
+    assert_eq!(doc["plan"]["edges"]["read"], 0, "{doc}");
+    // A touch (reuse) does not make it read again; a rewrite does.
+    let sig = b.files["zlib_sysroot"]
+        .iter()
+        .find(|p| p.ends_with(".siginfo"))
+        .expect("siginfo")
+        .clone();
+    set_mtime(&b.cache.path(&sig), now_secs() - 3 * DAY);
+    let doc = stdout_json(
+        &b.cache
+            .run(&["--older-than", "30d", "-n", "--format", "json"]),
+    );
+    assert_eq!(doc["plan"]["edges"]["read"], 0, "{doc}");
+}
+
+// ---------------------------------------------------------------------------
+// A warm index plans exactly what a fresh one does
+
+/// A deterministic pseudo-random generator for the property test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const PNS: &[&str] = &["busybox", "zlib", "bash", "perl", "openssl", "gcc", "glibc"];
+const TASKS: &[(&str, &[&str])] = &[
+    ("populate_sysroot", ARCHIVE_SIGINFO),
+    ("package", ARCHIVE_SIGINFO_SIG),
+    (
+        "package_write_ipk",
+        &[".tar.zst", ".tar.zst.siginfo", ".tar.zst.done"],
+    ),
+    ("configure", SIGINFO_ONLY),
+];
+
+/// A cache of `n` objects in a few groups, with dependencies on earlier
+/// objects; returns it with the specs.
+fn random_cache(seed: u64, n: usize) -> (Cache, Vec<ObjectSpec<'static>>) {
+    let mut rng = Rng(seed);
+    let cache = Cache::new();
+    let now = now_secs();
+    let mut specs: Vec<ObjectSpec<'static>> = Vec::new();
+    for i in 0..n {
+        let (task, exts) = TASKS[rng.below(TASKS.len() as u64) as usize];
+        let deps = (0..rng.below(3))
+            .filter(|_| i > 0)
+            .map(|_| specs[rng.below(i as u64) as usize].unihash.clone())
+            .collect();
+        let spec = ObjectSpec {
+            pn: PNS[rng.below(PNS.len() as u64) as usize],
+            pv: ["1.0", "1.1", "2.0"][rng.below(3) as usize],
+            unihash: unihash(seed * 1000 + i as u64),
+            task,
+            exts,
+            mtime: now - (1 + rng.below(200) as i64) * DAY - rng.below(DAY as u64) as i64,
+            deps,
+            archive_len: 1024 * (1 + rng.below(40) as usize),
+            ..Default::default()
+        };
+        cache.object(spec.clone());
+        specs.push(spec);
+    }
+    cache.settle_dirs();
+    (cache, specs)
+}
+
+/// Builds reuse objects in place (archive, .sig and .siginfo touched, not
+/// .done, directories unchanged), add new objects and remove others.
+fn reuse_and_churn(cache: &Cache, specs: &[ObjectSpec<'static>], seed: u64) -> usize {
+    let mut rng = Rng(seed ^ 0xabcdef);
+    let now = now_secs();
+    let mut touched = 0;
+    for s in specs {
+        if rng.below(4) == 0 {
+            let when = now - rng.below(5 * DAY as u64) as i64;
+            for ext in s.exts.iter().filter(|e| !e.ends_with(".done")) {
+                set_mtime(&cache.path(&s.rel_path(ext)), when);
+            }
+            touched += 1;
+        }
+    }
+    // Churn: one object removed, two added (one in a known directory).
+    if let Some(gone) = specs.get(3) {
+        for p in gone.rel_paths() {
+            let _ = fs::remove_file(cache.path(&p));
+        }
+    }
+    for k in 0..2u64 {
+        let mut spec = specs[(k as usize * 5) % specs.len()].clone();
+        spec.unihash = if k == 0 {
+            unihash_with_prefix(&spec.unihash[..4], 99_000 + seed)
+        } else {
+            unihash(99_500 + seed)
+        };
+        spec.pv = "9.9";
+        spec.mtime = now - 2 * DAY;
+        cache.object(spec);
+    }
+    touched
+}
+
+#[test]
+fn warm_plans_equal_fresh_plans_after_in_place_reuse_and_churn() {
+    let cases: &[&[&str]] = &[
+        &["-d"],
+        &["-d", "--keep-per-group", "2"],
+        &["--older-than", "60d"],
+        &["--older-than", "60d", "--no-keep-deps"],
+        &["--max-size", "200K"],
+        &["--max-size", "300K", "--keep-newer-than", "3d"],
+        &["-d", "--older-than", "100d", "--remove-orphans"],
+        &[
+            "--where",
+            "last_used < unixepoch('now', '-30 days') AND pn <> 'gcc'",
+        ],
+    ];
+    for (k, args) in cases.iter().enumerate() {
+        let seed = 11 + k as u64;
+        let (cache, specs) = random_cache(seed, 60);
+        // The index as the last cleanup left it.
+        cache.sub("scan", &[]).expect_code(0);
+        let touched = reuse_and_churn(&cache, &specs, seed);
+        assert!(touched > 5, "the test reuses objects");
+        let fresh_index = cache.outside("fresh.sqlite");
+        let (fresh, fresh_line) = listing(&cache, &fresh_index, args);
+        let (warm, warm_line) = listing(&cache, &cache.index, args);
+        assert_same_paths(&warm, &fresh, &format!("{args:?}: warm vs fresh -n -D"));
+        assert_eq!(warm_line, fresh_line, "{args:?}");
+        assert!(!fresh.is_empty(), "{args:?} selects something");
+        // And -y from the warm index removes exactly that list.
+        let before = cache.files();
+        let mut all = args.to_vec();
+        all.extend(["-y", "--format", "json", "-v"]);
+        let wet = cache.run(&all);
+        wet.expect_code(0);
+        let removed: Vec<String> = before
+            .iter()
+            .filter(|p| !cache.path(p).exists())
+            .map(|p| cache.path(p).display().to_string())
+            .collect();
+        assert_same_paths(
+            &removed,
+            &warm,
+            &format!(
+                "{args:?}: -y removed vs -n listed; -y said:\n{}\n{}",
+                wet.stdout, wet.stderr
+            ),
+        );
+        let _ = fs::remove_file(&fresh_index);
+    }
+}
+
+#[test]
+fn warm_reuse_of_a_stale_duplicate_switches_which_object_goes() {
+    let b = build(&[o("old", "busybox", 100), o("new", "busybox", 10)]);
+    b.cache.sub("scan", &[]).expect_code(0);
+    let (before, _) = listing(&b.cache, &b.cache.index, &["-d"]);
+    let as_abs = |names: &[&str]| -> Vec<String> {
+        b.files_of(names)
+            .iter()
+            .map(|r| b.cache.path(r).display().to_string())
+            .collect()
+    };
+    assert_eq!(before, as_abs(&["old"]));
+    // A build restores "old" this morning: archive and siginfo touched.
+    for p in &b.files["old"] {
+        set_mtime(&b.cache.path(p), now_secs() - 3600);
+    }
+    let (after, line) = listing(&b.cache, &b.cache.index, &["-d"]);
+    assert_eq!(after, as_abs(&["new"]));
+    assert_eq!(line, summary(2, 4));
+    let (aged, _) = listing(&b.cache, &b.cache.index, &["--older-than", "30d"]);
+    assert_eq!(
+        aged,
+        Vec::<String>::new(),
+        "nothing is 30 days old any more"
+    );
+}
