@@ -413,24 +413,9 @@ impl Drop for Restore<'_> {
     }
 }
 
-/// Whether file permissions keep this process out (false as root).
-fn permissions_enforced(cache: &Cache) -> bool {
-    let probe = cache.outside("probe");
-    fs::create_dir(&probe).expect("creating a probe dir");
-    fs::set_permissions(&probe, fs::Permissions::from_mode(0o000)).expect("chmod 000 the probe");
-    let readable_anyway = fs::read_dir(&probe).is_ok();
-    fs::set_permissions(&probe, fs::Permissions::from_mode(0o755)).expect("chmod back the probe");
-    fs::remove_dir(&probe).expect("removing the probe dir");
-    !readable_anyway
-}
-
 #[test]
 fn unreadable_subdirectory_warns_and_its_files_survive() {
     let cache = Cache::new();
-    if !permissions_enforced(&cache) {
-        eprintln!("skipping: chmod 000 does not keep this user (root?) out of a dir");
-        return;
-    }
 
     let hidden_spec = obj("busybox", 30, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
     let hidden = cache.object(hidden_spec.clone());
@@ -450,8 +435,19 @@ fn unreadable_subdirectory_warns_and_its_files_survive() {
             "test seeds must give distinct HH/hh dirs"
         );
     }
+    cache.unprivileged();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o000)).expect("chmod 000");
     let guard = Restore(&dir);
+
+    // Dependency retention cannot be sure of what it cannot see.
+    let run = cache.run(&["--older-than", "1d", "-y"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("--no-keep-deps"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&hidden_spec.rel_dir()),
+        "{}",
+        run.stderr
+    );
 
     let run = cache.run(&["-d", "-y"]);
     run.expect_code(0);
@@ -472,10 +468,6 @@ fn unreadable_subdirectory_warns_and_its_files_survive() {
 #[test]
 fn failed_unlink_is_reported_and_exits_1() {
     let cache = Cache::new();
-    if !permissions_enforced(&cache) {
-        eprintln!("skipping: a read-only dir does not stop this user (root?) from unlinking");
-        return;
-    }
     let stuck_spec = obj("busybox", 35, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
     let stuck = cache.object(stuck_spec.clone());
     let newest = cache.object(obj(
@@ -487,6 +479,7 @@ fn failed_unlink_is_reported_and_exits_1() {
     ));
     assert!(!newest[0].starts_with(&stuck_spec.rel_dir()));
     let dir = cache.path(&stuck_spec.rel_dir());
+    cache.unprivileged();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).expect("chmod 555");
     let guard = Restore(&dir);
 
@@ -790,4 +783,276 @@ fn one_and_sixteen_jobs_give_the_same_plan() {
     run.expect_code(0);
     assert_removed_line(run.stdout_lines()[1], selected.len(), 0, 0, 0);
     assert_eq!(cache.files(), sorted([kept]));
+}
+
+// ---------------------------------------------------------------------------
+// A complete keep-set or none: --stamps-dir
+
+/// Three objects: `a` and `b` named by stamps of two recipes (zlib, bash)
+/// of one build, `c` named by none.
+struct KeepSet {
+    cache: Cache,
+    a: Vec<String>,
+    b: Vec<String>,
+    c: Vec<String>,
+}
+
+fn keep_set() -> KeepSet {
+    let cache = Cache::new();
+    let a = cache.object(obj("zlib", 200, "populate_sysroot", ARCHIVE_SIGINFO, BASE));
+    let b = cache.object(obj("bash", 201, "populate_sysroot", ARCHIVE_SIGINFO, BASE));
+    let c = cache.object(obj("perl", 202, "populate_sysroot", ARCHIVE_SIGINFO, BASE));
+    KeepSet { cache, a, b, c }
+}
+
+fn sigdata(sys: &str, pn: &str, seed: u64) -> String {
+    format!(
+        "{sys}/{pn}/1.0-r0.do_populate_sysroot.sigdata.{}",
+        unihash(seed)
+    )
+}
+
+#[test]
+fn stamps_dir_with_an_unreadable_recipe_dir_stops_the_run() {
+    let k = keep_set();
+    let stamps = k.cache.stamps(
+        "stamps",
+        &[
+            sigdata("core2-64-poky-linux", "zlib", 200),
+            sigdata("core2-64-poky-linux", "bash", 201),
+        ],
+    );
+    let before = k.cache.files();
+    k.cache.unprivileged();
+    let hidden = stamps.join("core2-64-poky-linux/bash");
+    fs::set_permissions(&hidden, fs::Permissions::from_mode(0o000)).expect("chmod 000");
+    let guard = Restore(&hidden);
+    let s = stamps.to_str().expect("UTF-8");
+    for args in [vec!["--stamps-dir", s, "-y"], vec!["--stamps-dir", s, "-n"]] {
+        let run = k.cache.run(&args);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&hidden.display().to_string()),
+            "names the dir: {}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("will be removed"), "{}", run.stdout);
+    }
+    drop(guard);
+    assert_eq!(k.cache.files(), before);
+    let _ = (k.a, k.b, k.c);
+}
+
+#[test]
+fn symlinked_machine_dir_in_a_stamps_dir_is_followed() {
+    let k = keep_set();
+    // The qemux86-64 stamps live elsewhere and are linked in, as some
+    // setups share TMPDIR parts: what they name is kept too.
+    let elsewhere = k
+        .cache
+        .stamps("elsewhere", &[sigdata("real-sys", "bash", 201)]);
+    let stamps = k
+        .cache
+        .stamps("stamps", &[sigdata("core2-64-poky-linux", "zlib", 200)]);
+    std::os::unix::fs::symlink(
+        elsewhere.join("real-sys"),
+        stamps.join("qemux86_64-poky-linux"),
+    )
+    .expect("linking a machine dir");
+    let s = stamps.to_str().expect("UTF-8");
+    let run = k.cache.run(&["--stamps-dir", s, "-y"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout_lines()[0], summary(2, 6));
+    assert_eq!(k.cache.files(), sorted([k.a, k.b]));
+    assert!(!k.c.iter().any(|p| k.cache.path(p).exists()));
+}
+
+#[test]
+fn symlink_loop_in_a_stamps_dir_stops_the_run() {
+    let k = keep_set();
+    let stamps = k.cache.stamps(
+        "stamps",
+        &[
+            sigdata("core2-64-poky-linux", "zlib", 200),
+            sigdata("core2-64-poky-linux", "bash", 201),
+        ],
+    );
+    std::os::unix::fs::symlink("..", stamps.join("core2-64-poky-linux/zlib/loop"))
+        .expect("making a loop");
+    let before = k.cache.files();
+    let run = k
+        .cache
+        .run(&["--stamps-dir", stamps.to_str().expect("UTF-8"), "-y"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("symlink loop"), "{}", run.stderr);
+    assert_eq!(k.cache.files(), before);
+}
+
+#[test]
+fn stamps_that_name_no_object_stop_the_run_unless_allowed() {
+    let k = keep_set();
+    // Another build's stamps: hashes this cache does not hold.
+    let other = k.cache.stamps(
+        "other-build-stamps",
+        &[sigdata("core2-64-poky-linux", "zlib", 900)],
+    );
+    let before = k.cache.files();
+    let s = other.to_str().expect("UTF-8");
+    let run = k.cache.run(&["--stamps-dir", s, "-y"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("none of its 1 stamps"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--allow-unmatched-stamps"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(k.cache.files(), before);
+    // Also when another stamps dir does match: each dir must.
+    let good = k
+        .cache
+        .stamps("stamps", &[sigdata("core2-64-poky-linux", "zlib", 200)]);
+    let g = good.to_str().expect("UTF-8");
+    let run = k.cache.run(&["--stamps-dir", g, "--stamps-dir", s, "-y"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(k.cache.files(), before);
+    // Confirmed: the reference tool's behaviour, everything goes.
+    let run = k
+        .cache
+        .run(&["--stamps-dir", s, "--allow-unmatched-stamps", "-y"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("none of its 1 stamps"),
+        "warns: {}",
+        run.stderr
+    );
+    assert_eq!(k.cache.files(), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------
+// Never outside the cache: directories swapped for symlinks
+
+/// An old duplicate (selected by -d) in its own HH/hh dir, the newest
+/// object elsewhere; returns the cache, the old object's files and the
+/// level of its dir to swap ("hh" or "HH").
+fn swapped_dir_race(level: &str) {
+    let cache = Cache::new();
+    let old_spec = obj(
+        "busybox",
+        210,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO_SIG,
+        BASE,
+    );
+    let old = cache.object(old_spec.clone());
+    let kept = cache.object(obj(
+        "busybox",
+        211,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    assert_ne!(&old[0][..2], &kept[0][..2], "seeds give distinct HH dirs");
+    let mut child = cache.spawn(&["-d"]);
+    assert_eq!(child.wait_for_prompt(), vec![summary(3, 5)]);
+    // While the prompt waits, the dir is moved out of the cache and a
+    // symlink to its new place put where it was.
+    let swapped = if level == "hh" {
+        old_spec.rel_dir()
+    } else {
+        old_spec.rel_dir()[..2].to_string()
+    };
+    let moved = cache.outside("moved-away");
+    fs::rename(cache.path(&swapped), &moved).expect("moving the dir away");
+    std::os::unix::fs::symlink(&moved, cache.path(&swapped)).expect("symlinking it back");
+    let outside_before = std::fs::read_dir(if level == "hh" {
+        moved.clone()
+    } else {
+        moved.join(&old_spec.rel_dir()[3..])
+    })
+    .expect("listing the moved dir")
+    .count();
+    assert_eq!(outside_before, 3);
+
+    let run = child.answer("y\n");
+    run.expect_code(1);
+    assert!(run.stderr.contains("symlink"), "{}", run.stderr);
+    assert_removed_line(run.stdout_lines()[0], 0, 0, 0, 3);
+    let inner = if level == "hh" {
+        moved.clone()
+    } else {
+        moved.join(&old_spec.rel_dir()[3..])
+    };
+    assert_eq!(
+        std::fs::read_dir(&inner)
+            .expect("listing the moved dir")
+            .count(),
+        3,
+        "nothing was removed through the symlink"
+    );
+    for p in &kept {
+        assert!(cache.path(p).exists());
+    }
+}
+
+#[test]
+fn hash_dir_swapped_for_a_symlink_while_the_prompt_waits_is_refused() {
+    swapped_dir_race("hh");
+}
+
+#[test]
+fn parent_dir_swapped_for_a_symlink_while_the_prompt_waits_is_refused() {
+    swapped_dir_race("HH");
+}
+
+// ---------------------------------------------------------------------------
+// Only regular files and symlinks are entries
+
+#[test]
+fn fifos_and_sockets_named_like_entries_are_never_touched() {
+    let cache = Cache::new();
+    let old_spec = obj("busybox", 220, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
+    let old = cache.object(old_spec.clone());
+    let kept = cache.object(obj(
+        "busybox",
+        221,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    // A FIFO named as the old object's .sig, a socket as its .done.
+    let fifo = cache.path(&old_spec.rel_path(".tar.zst.sig"));
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("running mkfifo");
+    assert!(status.success());
+    // (bound at a short path, then renamed: socket paths are short.)
+    let sock_path = cache.path(&old_spec.rel_path(".tar.zst.done"));
+    let short = cache.root().join("s");
+    let _sock = std::os::unix::net::UnixListener::bind(&short).expect("binding a socket");
+    fs::rename(&short, &sock_path).expect("moving the socket into the cache");
+    // An orphan-looking FIFO alone: not an object at all.
+    let lone = obj("zlib", 222, "configure", SIGINFO_ONLY, BASE);
+    fs::create_dir_all(cache.path(&lone.rel_dir())).expect("dir");
+    let lone_fifo = cache.path(&lone.rel_path(".tar.zst.siginfo"));
+    std::process::Command::new("mkfifo")
+        .arg(&lone_fifo)
+        .status()
+        .expect("running mkfifo");
+
+    let run = cache.run(&["-d", "--remove-orphans", "-y"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout_lines()[0], summary(2, 4));
+    for p in [&fifo, &sock_path, &lone_fifo] {
+        assert!(fs::symlink_metadata(p).is_ok(), "{} survives", p.display());
+    }
+    assert!(!old.iter().any(|p| cache.path(p).exists()));
+    for p in &kept {
+        assert!(cache.path(p).exists());
+    }
 }

@@ -122,16 +122,23 @@ pub fn create_dir_beneath(root: impl AsFd, rel: &str) -> Result<OwnedFd, Errno> 
     Ok(fd)
 }
 
-/// The file names in a directory (for the check that no entry was added
-/// to an object since the scan).
+/// The names of the regular files and symlinks in a directory: what could
+/// be entries (for the check that no entry was added to an object since
+/// the scan; FIFOs, sockets and devices never are).
 pub fn list_names(dir: impl AsFd) -> Result<Vec<String>, Errno> {
+    let dir = dir.as_fd();
     let mut out = Vec::new();
     for item in rustix::fs::Dir::read_from(dir)? {
         let item = item?;
-        if let Ok(name) = item.file_name().to_str()
-            && name != "."
-            && name != ".."
-        {
+        let Ok(name) = item.file_name().to_str() else {
+            continue;
+        };
+        let keep = match item.file_type() {
+            FileType::RegularFile | FileType::Symlink => true,
+            FileType::Unknown => stat_in(dir, name).is_ok_and(|s| s.is_file || s.is_symlink),
+            _ => false,
+        };
+        if keep {
             out.push(name.to_string());
         }
     }

@@ -193,6 +193,8 @@ pub struct Cache {
     pub index: PathBuf,
     /// `XDG_CACHE_HOME` for the binary.
     pub xdg: PathBuf,
+    /// Run the binary as this uid (and gid): see [`Cache::unprivileged`].
+    run_as: std::cell::Cell<Option<u32>>,
 }
 
 impl Default for Cache {
@@ -217,7 +219,32 @@ impl Cache {
             dir,
             index,
             xdg,
+            run_as: std::cell::Cell::new(None),
         }
+    }
+
+    /// From now on run the binary as an unprivileged user, so that
+    /// permission tests mean the same as root (in CI) as for anyone: when
+    /// the tests run as root, everything in the temp dir is handed to
+    /// `nobody` (65534) and the binary runs as that user. Call it once the
+    /// cache is built.
+    pub fn unprivileged(&self) {
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        const NOBODY: u32 = 65_534;
+        fn hand_over(path: &Path) {
+            std::os::unix::fs::lchown(path, Some(NOBODY), Some(NOBODY))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+            let md = fs::symlink_metadata(path).expect("lstat while handing over");
+            if md.is_dir() {
+                for item in fs::read_dir(path).expect("listing while handing over") {
+                    hand_over(&item.expect("a dir entry").path());
+                }
+            }
+        }
+        hand_over(self.tmp.path());
+        self.run_as.set(Some(NOBODY));
     }
 
     /// The temp dir holding the cache, the index and everything else.
@@ -337,6 +364,10 @@ impl Cache {
     /// `XDG_CACHE_HOME` in the temp dir. No `--cache-dir`/`--index` added.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
+        if let Some(uid) = self.run_as.get() {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(uid);
+        }
         cmd.args(args)
             .env("XDG_CACHE_HOME", &self.xdg)
             .env_remove("SSTATE_CACHE_DIR")
