@@ -1056,3 +1056,89 @@ fn fifos_and_sockets_named_like_entries_are_never_touched() {
         assert!(cache.path(p).exists());
     }
 }
+
+// ---------------------------------------------------------------------------
+// -L: the targets of symlink entries
+
+/// A selected object whose archive is a symlink into a local mirror, and
+/// the newest object of its group. Returns (cache, link, target, kept).
+fn linked(seed: u64, target_name_same: bool) -> (Cache, String, std::path::PathBuf, Vec<String>) {
+    let cache = Cache::new();
+    let spec = obj("busybox", seed, "populate_sysroot", ARCHIVE_SIGINFO, BASE);
+    let archive_rel = spec.rel_path(".tar.zst");
+    let name = if target_name_same {
+        archive_rel.clone()
+    } else {
+        format!("{}.renamed", archive_rel)
+    };
+    let target = cache.outside(&format!("mirror/{name}"));
+    fs::create_dir_all(target.parent().expect("a parent")).expect("mirror dir");
+    fs::write(&target, b"the mirror's archive").expect("mirror file");
+    set_mtime(&target, BASE + 50);
+    cache.symlink(&archive_rel, &target, BASE);
+    cache.object(ObjectSpec {
+        exts: SIGINFO_ONLY,
+        ..spec
+    });
+    let kept = cache.object(obj(
+        "busybox",
+        seed + 1,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE + 100,
+    ));
+    (cache, archive_rel, target, kept)
+}
+
+#[test]
+fn follow_symlink_removes_a_target_with_the_same_name() {
+    let (cache, link, target, kept) = linked(230, true);
+    let run = cache.run(&["-d", "-L", "-n", "-D"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout_lines()
+            .contains(&target.display().to_string().as_str()),
+        "-D lists the target: {}",
+        run.stdout
+    );
+    let run = cache.run(&["-d", "-L", "-y"]);
+    run.expect_code(0);
+    assert!(
+        fs::symlink_metadata(cache.path(&link)).is_err(),
+        "link gone"
+    );
+    assert!(!target.exists(), "target gone");
+    assert_eq!(cache.files(), sorted([kept]));
+    let rows =
+        cache.index_query("SELECT outcome FROM removal WHERE outcome = 'removed:link-target'");
+    assert_eq!(rows.len(), 1);
+}
+
+#[test]
+fn follow_symlink_keeps_a_target_with_another_name() {
+    let (cache, link, target, _) = linked(232, false);
+    let run = cache.run(&["-d", "-L", "-y"]);
+    run.expect_code(0);
+    assert!(
+        fs::symlink_metadata(cache.path(&link)).is_err(),
+        "link gone"
+    );
+    assert!(
+        target.exists(),
+        "a target named otherwise is not the object"
+    );
+}
+
+#[test]
+fn follow_symlink_target_used_while_the_prompt_waits_keeps_the_object() {
+    let (cache, link, target, _) = linked(234, true);
+    let mut child = cache.spawn(&["-d", "-L"]);
+    assert_eq!(child.wait_for_prompt(), vec![summary(2, 4)]);
+    // A build restores through the link: touch follows it to the target.
+    set_mtime(&target, now_secs());
+    let run = child.answer("y\n");
+    run.expect_code(0);
+    assert_removed_line(run.stdout_lines()[0], 0, 2, 0, 0);
+    assert!(fs::symlink_metadata(cache.path(&link)).is_ok(), "link kept");
+    assert!(target.exists(), "target kept");
+}
