@@ -104,6 +104,11 @@ pub struct CacheArgs {
     /// Explain what is being done (on stderr).
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// When another run holds the index or the cache, wait up to SECONDS
+    /// for it, then give up (exit code 75).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]

@@ -16,9 +16,15 @@ pub struct CacheConfig {
     /// Its canonical path: what the index records.
     pub cache_root: PathBuf,
     pub index_path: PathBuf,
+    /// The index is at its default location (not `--index`).
+    pub index_is_default: bool,
     pub jobs: usize,
     pub full_rescan: bool,
     pub verbose: bool,
+    /// How long to wait for a lock another run holds.
+    pub wait: std::time::Duration,
+    /// The command line, for lock holders and the history.
+    pub command: String,
 }
 
 /// The cache dir from the flag or the environment, as the reference tool
@@ -50,9 +56,12 @@ impl CacheConfig {
             cache_dir,
             cache_root,
             index_path,
+            index_is_default: args.index.is_none(),
             jobs: args.jobs as usize,
             full_rescan: args.full_rescan,
             verbose: args.verbose,
+            wait: std::time::Duration::from_secs(args.wait),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
         })
     }
 }
@@ -76,8 +85,6 @@ pub struct CleanConfig {
     pub yes: bool,
     pub debug: u8,
     pub format: Format,
-    /// The command line, for the history.
-    pub command: String,
 }
 
 /// Now, in ns since the epoch: the reference for every duration of a run.
@@ -134,7 +141,6 @@ impl CleanConfig {
             yes: a.yes,
             debug: a.debug,
             format: a.format,
-            command: std::env::args().collect::<Vec<_>>().join(" "),
         })
     }
 
@@ -172,6 +178,7 @@ impl CleanConfig {
             allow_unmatched_stamps: self.allow_unmatched_stamps,
             follow_symlinks: self.follow_symlinks,
             fresh_baseline: !self.dry_run,
+            read_only: false,
             jobs: self.cache.jobs,
         }
     }

@@ -15,6 +15,7 @@
 pub mod corpus;
 pub mod deps;
 pub mod index;
+pub mod lock;
 pub mod name;
 pub mod plan;
 pub mod policy;

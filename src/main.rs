@@ -18,6 +18,12 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {e:#}");
+            // EX_TEMPFAIL: another run holds the lock; try again later.
+            if e.downcast_ref::<sstate_cache_management::lock::Busy>()
+                .is_some()
+            {
+                return ExitCode::from(75);
+            }
             ExitCode::from(1)
         }
     }

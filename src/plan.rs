@@ -50,6 +50,9 @@ pub struct Request {
     /// was when the plan was made (not with a stale index), and a file
     /// touched after that (say, while the prompt waits) keeps its object.
     pub fresh_baseline: bool,
+    /// The index may not be written (another run holds it): plan from what
+    /// it holds, without re-stats or reading siginfo files.
+    pub read_only: bool,
     pub jobs: usize,
 }
 
@@ -177,7 +180,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         .execute_batch("DELETE FROM temp.restat_done; DELETE FROM temp.link_target;")
         .context("clearing the planning tables")?;
     check_preconditions(index, req, &mut plan)?;
-    if req.needs_edges() {
+    if req.needs_edges() && !req.read_only {
         plan.edges = Some(deps::update(index, req.jobs)?);
     }
     loop {
@@ -187,7 +190,11 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             .conn
             .execute_batch("DELETE FROM temp.restat_todo;")
             .context("clearing the planning tables")?;
-        let todo = restat_candidates(&index.conn, req)?;
+        let todo = if req.read_only {
+            0
+        } else {
+            restat_candidates(&index.conn, req)?
+        };
         if todo > 0 {
             let r = scan::restat(index, req.jobs)?;
             plan.restat.add(&r);

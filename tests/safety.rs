@@ -540,42 +540,44 @@ fn two_duplicates() -> (Cache, Vec<String>) {
 }
 
 #[test]
-fn garbage_index_is_moved_aside_and_rebuilt() {
-    let (cache, old) = two_duplicates();
+fn file_at_the_index_path_that_is_not_a_database_is_refused_and_left_alone() {
+    let (cache, _) = two_duplicates();
+    // A typo: --index names the user's notes.
     let garbage = b"this is not an SQLite database\n".repeat(200);
     fs::write(&cache.index, &garbage).expect("writing a garbage index");
-
-    let run = cache.run(&["-d", "-D", "-n"]);
-    run.expect_code(0);
-    assert!(run.stderr.contains("warning"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&cache.index.display().to_string()),
-        "{}",
-        run.stderr
-    );
-    let aside = aside_files(&cache);
-    assert_eq!(aside.len(), 1, "{aside:?}");
-    assert!(aside[0].starts_with("index.sqlite.corrupt-"), "{aside:?}");
-    assert_eq!(
-        fs::read(cache.root().join(&aside[0])).expect("reading the aside file"),
-        garbage
-    );
-    let mut expect: Vec<String> = old
-        .iter()
-        .map(|r| cache.path(r).display().to_string())
+    let before = cache.files();
+    for args in [&["-d", "-n"][..], &["-d", "-y"][..], &["scan"][..]] {
+        let run = if args[0] == "scan" {
+            cache.sub("scan", &[])
+        } else {
+            cache.run(args)
+        };
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("not an SQLite database"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("--index"),
+            "says what to do: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(fs::read(&cache.index).expect("reading it"), garbage);
+    assert_eq!(aside_files(&cache), Vec::<String>::new());
+    let siblings: Vec<String> = fs::read_dir(cache.root())
+        .expect("listing")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("index.sqlite"))
         .collect();
-    expect.push(summary(2, 4));
-    assert_eq!(run.stdout_lines(), expect);
-
-    // The rebuilt index is sound: the next run is quiet and agrees.
-    let again = cache.run(&["-d", "-D", "-n"]);
-    again.expect_code(0);
-    assert_eq!(again.stdout, run.stdout);
-    assert!(!again.stderr.contains("warning"), "{}", again.stderr);
     assert_eq!(
-        cache.index_query("SELECT count(*) FROM scan"),
-        vec![vec!["2".to_string()]]
+        siblings,
+        vec!["index.sqlite".to_string()],
+        "nothing created beside it"
     );
+    assert_eq!(cache.files(), before);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 
 mod bench_smoke;
 mod cleanup;
+mod concurrency;
 mod index;
 mod lastuse;
 mod report;

@@ -5,7 +5,7 @@
 //! done by [`Render`] only, in text (the reference tool's lines) or JSON
 //! (one document at the end).
 
-use super::{scan_with_stamps, warn};
+use super::{Want, open_session, warn};
 use crate::cli::Format;
 use crate::config::CleanConfig;
 use anyhow::{Context, Result, bail};
@@ -47,7 +47,16 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     // scan
     let t = Instant::now();
     let root_identity = root_identity(&cfg.cache.cache_root);
-    let (mut index, scan, stamps) = scan_with_stamps(&cfg.cache, &cfg.stamps_dirs)?;
+    let session = open_session(
+        &cfg.cache,
+        Want {
+            stamps_dirs: &cfg.stamps_dirs,
+            lock_cache: !cfg.dry_run,
+            wait: true,
+        },
+    )?;
+    let (mut index, scan, stamps) = (session.index, session.scan, session.stamps);
+    let _locks = session._locks;
     timings.scan = ms(t);
 
     // plan
@@ -99,7 +108,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         &mut index,
         &RunRecord {
             started_at: &started_at,
-            command: &cfg.command,
+            command: &cfg.cache.command,
             policies: &policies,
             dry_run: cfg.dry_run,
             confirmed,

@@ -9,18 +9,58 @@ pub mod scan;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
 use sstate_cache_management::index::{self, Index};
+use sstate_cache_management::lock::{self, Lock};
 use sstate_cache_management::policy::{StampDir, stamps};
 use sstate_cache_management::scan::{ScanOptions, ScanReport};
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Open and scan the index while the stamps of `stamps_dirs` (if any) are
-/// read on another thread. A missing stamps dir fails before the scan; an
-/// unreadable part of one, or one without stamps, after it.
-pub fn scan_with_stamps(
-    cfg: &CacheConfig,
-    stamps_dirs: &[PathBuf],
-) -> Result<(Index, ScanReport, Option<Vec<StampDir>>)> {
-    stamps::check_dirs(stamps_dirs)?;
+/// The index of one run, open for writing and up to date with the cache,
+/// with the locks that make this run its only writer (released on drop).
+pub struct Session {
+    pub index: Index,
+    pub scan: ScanReport,
+    /// What the `--stamps-dir`s hold, read while the cache was scanned.
+    pub stamps: Option<Vec<StampDir>>,
+    /// Held until the session's owner drops them.
+    pub _locks: Vec<Lock>,
+}
+
+/// How a command wants its session.
+pub struct Want<'a> {
+    pub stamps_dirs: &'a [PathBuf],
+    /// Also take the cache's lock (runs that may remove files).
+    pub lock_cache: bool,
+    /// Wait for a busy lock (`cfg.wait`), or fail with `lock::Busy` at once.
+    pub wait: bool,
+}
+
+/// Lock, open and scan the index while the stamps of `stamps_dirs` (if
+/// any) are read on another thread. A missing stamps dir fails before the
+/// scan; an unreadable part of one, or one without stamps, after it.
+pub fn open_session(cfg: &CacheConfig, want: Want<'_>) -> Result<Session> {
+    stamps::check_dirs(want.stamps_dirs)?;
+    let mut locks = Vec::new();
+    let wait = if want.wait { cfg.wait } else { Duration::ZERO };
+    ensure_index_dir(cfg)?;
+    // Refuse a foreign file before creating its lock file beside it.
+    index::precheck(&cfg.index_path)?;
+    locks.push(lock::acquire(
+        &lock::index_lock_path(&cfg.index_path),
+        wait,
+        &cfg.command,
+    )?);
+    if want.lock_cache {
+        match lock::acquire_cache(&cfg.cache_root, wait, &cfg.command)? {
+            Some(l) => locks.push(l),
+            None => warn(&format!(
+                "cannot take the lock {} (read-only cache dir, or no lock support there): \
+                 a cleanup of this cache from another host is not kept out",
+                lock::cache_lock_path(&cfg.cache_root).display()
+            )),
+        }
+    }
+    let stamps_dirs = want.stamps_dirs;
     let (found, scanned) = std::thread::scope(|s| {
         let found = (!stamps_dirs.is_empty()).then(|| s.spawn(|| stamps::collect(stamps_dirs)));
         let scanned = open_and_scan(cfg);
@@ -32,8 +72,37 @@ pub fn scan_with_stamps(
             .transpose();
         (found, scanned)
     });
-    let (index, report) = scanned?;
-    Ok((index, report, found?))
+    let (index, scan) = scanned?;
+    Ok(Session {
+        index,
+        scan,
+        stamps: found?,
+        _locks: locks,
+    })
+}
+
+/// The default index location is created as needed; a directory given
+/// with `--index` must exist (a typo should not make a tree of dirs).
+fn ensure_index_dir(cfg: &CacheConfig) -> Result<()> {
+    let Some(parent) = cfg
+        .index_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    else {
+        return Ok(());
+    };
+    if cfg.index_is_default {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the index directory {}", parent.display()))
+    } else if parent.is_dir() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "--index {}: the directory {} does not exist",
+            cfg.index_path.display(),
+            parent.display()
+        )
+    }
 }
 
 /// Print a warning the way every command does.
@@ -41,9 +110,10 @@ pub fn warn(msg: &str) {
     eprintln!("warning: {msg}");
 }
 
-/// Open the index and bring it up to date. An index found corrupt in the
-/// middle of the scan is moved aside and rebuilt once.
-pub fn open_and_scan(cfg: &CacheConfig) -> Result<(Index, ScanReport)> {
+/// Open the index and bring it up to date (the caller holds the index
+/// lock). An index found corrupt in the middle of the scan is moved aside
+/// and rebuilt once.
+fn open_and_scan(cfg: &CacheConfig) -> Result<(Index, ScanReport)> {
     let opts = ScanOptions {
         jobs: cfg.jobs,
         full: cfg.full_rescan,

@@ -1,6 +1,6 @@
 //! `query SQL`: run read-only SQL against the index.
 
-use super::open_and_scan;
+use super::{Want, open_session};
 use crate::cli::TableFormat;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
@@ -10,7 +10,14 @@ use sstate_cache_management::report;
 pub fn run(cfg: &CacheConfig, sql: &str, format: TableFormat) -> Result<i32> {
     if !cfg.index_path.exists() {
         // No index yet: build it, then query it read-only like any other.
-        drop(open_and_scan(cfg)?);
+        drop(open_session(
+            cfg,
+            Want {
+                stamps_dirs: &[],
+                lock_cache: false,
+                wait: true,
+            },
+        )?);
     }
     let index = Index::open_read_only(&cfg.index_path, &cfg.cache_root)?;
     let table = report::query(&index, sql)?;

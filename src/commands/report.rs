@@ -1,12 +1,14 @@
 //! `report`: what is in the cache, without writing SQL.
 
-use super::scan_with_stamps;
+use super::{Want, open_session, warn};
 use crate::cli::TableFormat;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
 use rusqlite::types::Value;
+use sstate_cache_management::index::Index;
+use sstate_cache_management::lock;
 use sstate_cache_management::plan::Request;
-use sstate_cache_management::policy::Policy;
+use sstate_cache_management::policy::{Policy, stamps};
 use sstate_cache_management::report::{self, Report, Row, Table};
 use sstate_cache_management::units::human_bytes;
 use std::path::PathBuf;
@@ -15,11 +17,44 @@ use std::path::PathBuf;
 const AGES: &[(&str, i64)] = &[("older-than 30d", 30), ("older-than 90d", 90)];
 
 pub fn run(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> Result<i32> {
-    let (mut index, _, stamps) = scan_with_stamps(cfg, stamps_dirs)?;
+    // Never wait for a cleanup: when one holds the index, report what the
+    // index holds as of its last scan, read-only.
+    let session = match open_session(
+        cfg,
+        Want {
+            stamps_dirs,
+            lock_cache: false,
+            wait: false,
+        },
+    ) {
+        Ok(s) => Some(s),
+        Err(e) if e.downcast_ref::<lock::Busy>().is_some() && cfg.index_path.exists() => {
+            warn(&format!(
+                "{e:#}; reporting the index as of its last scan instead (figures may be stale)"
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let (mut index, stamps, read_only) = match session {
+        Some(s) => (s.index, s.stamps, false),
+        None => {
+            stamps::check_dirs(stamps_dirs)?;
+            let stamps = (!stamps_dirs.is_empty())
+                .then(|| stamps::collect(stamps_dirs))
+                .transpose()?;
+            (
+                Index::open_read_only(&cfg.index_path, &cfg.cache_root)?,
+                stamps,
+                true,
+            )
+        }
+    };
     let now_ns = crate::config::now_ns();
     let one = |p: Policy| Request {
         policies: vec![p],
         allow_unmatched_stamps: true,
+        read_only,
         jobs: cfg.jobs,
         ..Request::default()
     };

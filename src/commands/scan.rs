@@ -1,13 +1,21 @@
 //! `scan`: update the index only and say what changed.
 
-use super::open_and_scan;
+use super::{Want, open_session};
 use crate::cli::Format;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
 use sstate_cache_management::units::human_bytes;
 
 pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
-    let (_index, r) = open_and_scan(cfg)?;
+    let session = open_session(
+        cfg,
+        Want {
+            stamps_dirs: &[],
+            lock_cache: false,
+            wait: true,
+        },
+    )?;
+    let r = session.scan;
     match format {
         Format::Text => {
             println!(

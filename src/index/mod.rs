@@ -18,9 +18,11 @@
 //! - A scan or a removal is one transaction: an interrupted run leaves the
 //!   previous state, and the next scan reconciles it with the disk.
 //!
-//! Locking: SQLite's own file locks (rollback journal, not WAL, so that an
-//! index on a network file system never needs shared memory) and a busy
-//! timeout, so concurrent runs on one index wait for each other.
+//! Locking: one writer at a time is the job of `lock.rs` (a run holds
+//! `INDEX.lock` while it writes). The database is in WAL mode, so that
+//! readers (`query`, `report`) and the writer never block each other; on a
+//! network file system, where WAL's shared memory is not safe, it falls
+//! back to a rollback journal and says so.
 
 mod record;
 
@@ -130,6 +132,9 @@ enum Probe {
     /// Zero bytes, or an SQLite database with no schema and no application id.
     Empty,
     Ours,
+    /// Ours, left without its application id by an interrupted first run
+    /// of an earlier version (it has our tables).
+    HalfCreated,
     Foreign(String),
     NotADatabase,
 }
@@ -157,26 +162,125 @@ fn probe(path: &Path) -> Result<Probe> {
     };
     let app_id = be32(68) as i32;
     let pages = be32(28);
+    // Bytes 18-19: 1 = rollback journal, 2 = WAL. Opening a WAL database,
+    // even read-only, may create files beside it: foreign ones never are.
+    let wal = header[18] == 2;
     Ok(if app_id == APPLICATION_ID {
         Probe::Ours
     } else if app_id == 0 && pages <= 1 {
         Probe::Empty
+    } else if app_id == 0 && !wal && has_our_tables(path) {
+        Probe::HalfCreated
     } else {
         Probe::Foreign(format!("application_id {app_id:#x}, {pages} pages"))
     })
 }
 
-fn configure(conn: &Connection, path: &Path) -> Result<()> {
+/// Copy the WAL into the database file, so that its header (application
+/// id, schema version) is there for readers that probe the file itself.
+fn checkpoint(conn: &Connection, path: &Path) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .with_context(|| format!("checkpointing index {}", path.display()))
+}
+
+/// Apply the migrations after `from` inside `tx`, counting them in
+/// `user_version`.
+fn apply_migrations(tx: &rusqlite::Transaction<'_>, from: usize, path: &Path) -> Result<()> {
+    for (n, (name, sql)) in MIGRATIONS.iter().enumerate().skip(from) {
+        tx.execute_batch(sql)
+            .with_context(|| format!("applying migration {name} to index {}", path.display()))?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", n + 1))
+            .with_context(|| format!("recording migration {name}"))?;
+    }
+    Ok(())
+}
+
+/// Whether an SQLite file without an application id holds this tool's
+/// tables (read-only: a rollback-journal database opened so creates
+/// nothing).
+fn has_our_tables(path: &Path) -> bool {
+    let Ok(conn) = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return false;
+    };
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'dir', 'grp', 'object', 'entry')",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n >= 3)
+}
+
+/// Refuse, before anything is created beside it, a file at the index path
+/// that is not an index of ours.
+pub fn precheck(path: &Path) -> Result<()> {
+    match probe(path)? {
+        Probe::NotADatabase => bail!(not_a_database(path)),
+        Probe::Foreign(what) => bail!(foreign(path, &what)),
+        _ => Ok(()),
+    }
+}
+
+fn not_a_database(path: &Path) -> String {
+    format!(
+        "{} is not an SQLite database, so not an index of this tool; refusing to touch it. \
+         Is --index right? (If it is a broken index, remove it and run again.)",
+        path.display()
+    )
+}
+
+fn foreign(path: &Path, what: &str) -> String {
+    format!(
+        "{} is an SQLite database but not an sstate-cache-management index ({what}); \
+         refusing to touch it: pass another --index PATH",
+        path.display()
+    )
+}
+
+/// The name of the network file system `path`'s directory is on, if it
+/// is on one (by `statfs` magic number).
+pub fn network_fs(path: &Path) -> Option<&'static str> {
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    let magic = rustix::fs::statfs(dir).ok()?.f_type as i64 as u32;
+    Some(match magic {
+        0x6969 => "NFS",
+        0x517b => "SMB",
+        0xff53_4d42 => "CIFS",
+        0xfe53_4d42 => "SMB2",
+        0x6573_5546 => "FUSE",
+        0x0102_1997 => "9P",
+        0x00c3_6400 => "Ceph",
+        0x5346_414f => "AFS",
+        0x0bd0_0bd0 => "Lustre",
+        0x0116_1970 => "GFS2",
+        0x7461_636f => "OCFS2",
+        _ => return None,
+    })
+}
+
+/// Connection settings; returns a warning when the index is on a network
+/// file system (rollback journal instead of WAL there).
+fn configure(conn: &Connection, path: &Path) -> Result<Option<String>> {
     conn.busy_timeout(Duration::from_secs(30))
         .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
     register_functions(conn)
         .with_context(|| format!("registering SQL functions on index {}", path.display()))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL; \
-         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
-    )
+    let network = network_fs(path);
+    let journal = if network.is_some() { "DELETE" } else { "WAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = {journal}; PRAGMA synchronous = NORMAL; \
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
+    ))
     .with_context(|| format!("configuring index {}", path.display()))?;
-    Ok(())
+    Ok(network.map(|fs| {
+        format!(
+            "index {} is on a network file system ({fs}); it works (with a rollback journal), \
+             but a local --index is faster and safer",
+            path.display()
+        )
+    }))
 }
 
 /// SQL functions the schema relies on: `sscm_hash_key(unihash)` (the
@@ -210,21 +314,14 @@ impl Index {
             Ok(())
         };
         match probe(path)? {
-            Probe::Missing => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("creating index directory {}", parent.display())
-                    })?;
-                }
-            }
-            Probe::Empty => {}
-            Probe::NotADatabase => set_aside("is not an SQLite database".to_string(), &mut notes)?,
-            Probe::Foreign(what) => bail!(
-                "{} is an SQLite database but not an sstate-cache-management index ({what}); \
-                 refusing to touch it: pass another --index PATH",
-                path.display()
-            ),
-            Probe::Ours => match Self::open_ours(path, cache_root) {
+            Probe::Missing | Probe::Empty => {}
+            Probe::NotADatabase => bail!(not_a_database(path)),
+            Probe::Foreign(what) => bail!(foreign(path, &what)),
+            Probe::HalfCreated => set_aside(
+                "was left half-created by an interrupted first run".to_string(),
+                &mut notes,
+            )?,
+            Probe::Ours => match Self::open_ours(path, cache_root, &mut notes) {
                 Ok(index) => return Ok((index, notes)),
                 Err(e) if is_corruption(&e) => {
                     set_aside(format!("is corrupt ({e:#})"), &mut notes)?
@@ -233,14 +330,14 @@ impl Index {
             },
         }
         notes.created = true;
-        let index = Self::create(path, cache_root)?;
+        let index = Self::create(path, cache_root, &mut notes)?;
         Ok((index, notes))
     }
 
-    fn open_ours(path: &Path, cache_root: &Path) -> Result<Index> {
+    fn open_ours(path: &Path, cache_root: &Path, notes: &mut OpenNotes) -> Result<Index> {
         let conn =
             Connection::open(path).with_context(|| format!("opening index {}", path.display()))?;
-        configure(&conn, path)?;
+        notes.warnings.extend(configure(&conn, path)?);
         let mut index = Index {
             conn,
             path: path.to_path_buf(),
@@ -251,31 +348,35 @@ impl Index {
         Ok(index)
     }
 
-    fn create(path: &Path, cache_root: &Path) -> Result<Index> {
-        let conn =
+    /// Create the schema, mark the file as ours and record its cache in
+    /// one transaction: an interrupted creation leaves an empty file, never
+    /// a half-made index.
+    fn create(path: &Path, cache_root: &Path, notes: &mut OpenNotes) -> Result<Index> {
+        let mut conn =
             Connection::open(path).with_context(|| format!("creating index {}", path.display()))?;
-        configure(&conn, path)?;
-        let mut index = Index {
-            conn,
-            path: path.to_path_buf(),
-            cache_root: cache_root.to_path_buf(),
-        };
-        index.migrate()?;
+        notes.warnings.extend(configure(&conn, path)?);
         let root = cache_root
             .to_str()
             .with_context(|| format!("cache path {} is not valid UTF-8", cache_root.display()))?;
-        index
-            .conn
-            .execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+        let tx = conn
+            .transaction()
+            .with_context(|| format!("starting to create index {}", path.display()))?;
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
             .with_context(|| format!("marking index {}", path.display()))?;
-        index
-            .conn
-            .execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('cache_root', ?1), ('created_at', ?2), ('created_by', ?3)",
-                (root, now_rfc3339(), concat!("sstate-cache-management ", env!("CARGO_PKG_VERSION"))),
-            )
-            .with_context(|| format!("writing index metadata to {}", path.display()))?;
-        Ok(index)
+        apply_migrations(&tx, 0, path)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('cache_root', ?1), ('created_at', ?2), ('created_by', ?3)",
+            (root, now_rfc3339(), concat!("sstate-cache-management ", env!("CARGO_PKG_VERSION"))),
+        )
+        .with_context(|| format!("writing index metadata to {}", path.display()))?;
+        tx.commit()
+            .with_context(|| format!("committing the new index {}", path.display()))?;
+        checkpoint(&conn, path)?;
+        Ok(Index {
+            conn,
+            path: path.to_path_buf(),
+            cache_root: cache_root.to_path_buf(),
+        })
     }
 
     /// Open an existing index read-only (for `query`): SQLite itself refuses
@@ -284,7 +385,10 @@ impl Index {
         match probe(path)? {
             Probe::Ours => {}
             Probe::Missing => bail!("index {} does not exist", path.display()),
-            Probe::Empty => bail!("index {} is empty", path.display()),
+            Probe::Empty | Probe::HalfCreated => bail!(
+                "index {} is empty or half-created; run `sstate-cache-management scan` to build it",
+                path.display()
+            ),
             Probe::NotADatabase => bail!(
                 "index {} is not an SQLite database; run `sstate-cache-management scan` to rebuild it",
                 path.display()
@@ -360,20 +464,17 @@ impl Index {
                 self.path.display()
             );
         }
+        if version == latest {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction()
             .with_context(|| format!("starting migration of index {}", self.path.display()))?;
-        for (n, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql).with_context(|| {
-                format!("applying migration {name} to index {}", self.path.display())
-            })?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", n + 1))
-                .with_context(|| format!("recording migration {name}"))?;
-        }
+        apply_migrations(&tx, version as usize, &self.path)?;
         tx.commit()
             .with_context(|| format!("committing migrations of index {}", self.path.display()))?;
-        Ok(())
+        checkpoint(&self.conn, &self.path)
     }
 
     /// Entry count, object count and bytes currently indexed.
@@ -419,19 +520,22 @@ pub fn totals(conn: &Connection) -> Result<Totals> {
 }
 
 /// Move a corrupt index out of the way (to `PATH.corrupt-TIMESTAMP`, kept
-/// for inspection) and drop its journal, so that a stale hot journal is
-/// never rolled back into the index built next.
+/// for inspection) with its journal, WAL and shared-memory files, so that
+/// none of them is ever applied to the index built next.
 pub fn move_aside(path: &Path) -> Result<PathBuf> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f");
     let aside = PathBuf::from(format!("{}.corrupt-{stamp}", path.display()));
     std::fs::rename(path, &aside)
         .with_context(|| format!("moving {} aside to {}", path.display(), aside.display()))?;
-    let journal = PathBuf::from(format!("{}-journal", path.display()));
-    match std::fs::remove_file(&journal) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(e).with_context(|| format!("removing stale journal {}", journal.display()));
+    for suffix in ["-journal", "-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        let to = PathBuf::from(format!("{}{suffix}", aside.display()));
+        match std::fs::rename(&side, &to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("moving {} aside", side.display()));
+            }
         }
     }
     Ok(aside)
@@ -464,18 +568,16 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_moved_aside_and_foreign_db_refused() -> Result<()> {
+    fn garbage_and_foreign_databases_are_refused_untouched() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("i.sqlite");
         std::fs::write(&db, vec![b'x'; 4096])?;
-        let (_, notes) = Index::open(&db, Path::new("/cache/a"))?;
-        assert!(notes.created);
-        assert_eq!(notes.warnings.len(), 1);
-        let aside: Vec<_> = std::fs::read_dir(dir.path())?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
-            .collect();
-        assert_eq!(aside.len(), 1);
+        let err = Index::open(&db, Path::new("/cache/a"))
+            .err()
+            .map(|e| format!("{e:#}"));
+        assert!(err.is_some_and(|e| e.contains("not an SQLite database")));
+        assert_eq!(std::fs::read(&db)?, vec![b'x'; 4096]);
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
 
         let foreign = dir.path().join("foreign.sqlite");
         Connection::open(&foreign)?
@@ -487,6 +589,23 @@ mod tests {
         let n: i64 =
             Connection::open(&foreign)?.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
         assert_eq!(n, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn half_created_index_of_an_earlier_version_is_rebuilt() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("i.sqlite");
+        // What an interrupted first run of 0.1 left: the schema, no id.
+        Connection::open(&db)?.execute_batch(include_str!("../../migrations/0001_initial.sql"))?;
+        let (index, notes) = Index::open(&db, Path::new("/cache/a"))?;
+        assert!(notes.created);
+        assert!(
+            notes.warnings.iter().any(|w| w.contains("half-created")),
+            "{:?}",
+            notes.warnings
+        );
+        assert_eq!(index.user_version()?, MIGRATIONS.len() as i64);
         Ok(())
     }
 

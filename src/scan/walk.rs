@@ -209,7 +209,10 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         };
         let Ok(ft) = item.file_type() else { continue };
         if ft.is_dir() {
-            subdirs.push(join(&rel, &file_name));
+            // The tool's own dir (lock, trash) is never part of the cache.
+            if !(rel.is_empty() && file_name == crate::TOOL_DIR) {
+                subdirs.push(join(&rel, &file_name));
+            }
             continue;
         }
         // Only regular files and symlinks are entries: a FIFO, socket or

@@ -341,10 +341,12 @@ impl Cache {
         base
     }
 
-    /// Sorted relative paths of every file and symlink left in the cache.
+    /// Sorted relative paths of every file and symlink left in the cache
+    /// (not counting the tool's own dir: its lock file and trash).
     pub fn files(&self) -> Vec<String> {
         let mut out = Vec::new();
         collect_files(&self.dir, "", &mut out);
+        out.retain(|p| !p.starts_with(".sstate-cache-management/"));
         out.sort();
         out
     }
