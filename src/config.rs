@@ -85,6 +85,8 @@ pub struct CleanConfig {
     pub yes: bool,
     pub debug: u8,
     pub format: Format,
+    /// When the run started (ns).
+    pub started_ns: i64,
 }
 
 /// Now, in ns since the epoch: the reference for every duration of a run.
@@ -141,6 +143,7 @@ impl CleanConfig {
             yes: a.yes,
             debug: a.debug,
             format: a.format,
+            started_ns: now,
         })
     }
 
@@ -174,6 +177,7 @@ impl CleanConfig {
         Request {
             policies,
             keep_newer_than: self.keep_newer_than.clone(),
+            run_started_ns: Some(self.started_ns),
             keep_deps: self.keep_deps,
             allow_unmatched_stamps: self.allow_unmatched_stamps,
             follow_symlinks: self.follow_symlinks,

@@ -2,7 +2,8 @@
 //!
 //! 1. Each policy selects objects (SQL over the index, `policy/`).
 //! 2. The union is taken; protections take objects back: objects in
-//!    directories that could not be read, objects used within
+//!    directories that could not be read, objects used since the run
+//!    started (a build is using them now), objects used within
 //!    `--keep-newer-than`, and (dependency retention) everything an object
 //!    that stays depends on, transitively.
 //! 3. `--max-size` then adds the least recently used objects until what
@@ -38,6 +39,9 @@ pub struct Request {
     pub policies: Vec<Policy>,
     /// `--keep-newer-than`: (cutoff in ns, as the user wrote it).
     pub keep_newer_than: Option<(i64, String)>,
+    /// When the run started (ns): an object used since then is in use by a
+    /// build right now and is never selected, whatever the policy.
+    pub run_started_ns: Option<i64>,
     /// `--keep-deps` (Some(true)), `--no-keep-deps` (Some(false)), or the
     /// default: on for `--older-than` and `--max-size`.
     pub keep_deps: Option<bool>,
@@ -380,12 +384,16 @@ fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<Size
     for (i, p) in req.policies.iter().enumerate() {
         if let Policy::MaxSize { bytes, .. } = p {
             let with_deps = req.deps_apply_to(p);
-            let sel = policy::size::select(
-                conn,
-                *bytes,
+            // Objects used since the earlier of the two cutoffs may not go
+            // (the budget runs after the protections, so it applies them).
+            let pin_from = [
                 req.keep_newer_than.as_ref().map(|(c, _)| *c),
-                with_deps,
-            )?;
+                req.run_started_ns,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let sel = policy::size::select(conn, *bytes, pin_from, with_deps)?;
             {
                 let mut ins = conn
                     .prepare("INSERT OR IGNORE INTO temp.selection(policy, id) VALUES (?1, ?2)")
@@ -422,6 +430,15 @@ fn protect(conn: &rusqlite::Connection, req: &Request, only_policy: Option<usize
              JOIN object o ON o.id = s.id JOIN dir d ON d.id = o.dir_id WHERE d.unreadable <> 0;",
         )
         .context("protecting objects of unreadable directories")?;
+        if let Some(started) = req.run_started_ns {
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.protected(id, why)
+                 SELECT s.id, 'in-use' FROM temp.selected s
+                 JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
+                [started],
+            )
+            .context("protecting objects used during this run")?;
+        }
         if let Some((cutoff, _)) = &req.keep_newer_than {
             conn.execute(
                 "INSERT OR IGNORE INTO temp.protected(id, why)
@@ -480,6 +497,8 @@ fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> 
         .policies
         .iter()
         .enumerate()
+        // (`run_started_ns` needs no widening: a run that removes re-stats
+        // its whole selection anyway, see `fresh_baseline`.)
         .filter(|(_, p)| p.uses_last_use() || req.keep_newer_than.is_some())
         .map(|(i, _)| i.to_string())
         .collect();

@@ -7,6 +7,7 @@ mod bench_smoke;
 mod cleanup;
 mod concurrency;
 mod index;
+mod interrupts;
 mod lastuse;
 mod report;
 mod safety;

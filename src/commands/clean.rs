@@ -67,13 +67,19 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     plan.warnings.iter().for_each(|w| warn(w));
     render.explain_plan(&plan);
 
-    // show, confirm
+    // show, confirm. Without a prompt, interrupts are caught from here on
+    // (with one, Ctrl-C at the prompt must still end the run at once).
+    let signal = Arc::new(AtomicUsize::new(0));
+    let mut guard = if cfg.yes && !cfg.dry_run {
+        Some(InterruptGuard::install(&signal)?)
+    } else {
+        None
+    };
     render.show_plan(&index, &plan)?;
     let confirmed = confirm(cfg)?;
 
     // apply
     let t = Instant::now();
-    let signal = Arc::new(AtomicUsize::new(0));
     let totals = if confirmed && plan.count.objects > 0 {
         if cfg.cache.verbose {
             eprintln!(
@@ -81,7 +87,9 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
                 plan.count.files, plan.count.objects, cfg.cache.jobs
             );
         }
-        let guard = InterruptGuard::install(&signal)?;
+        if guard.is_none() {
+            guard = Some(InterruptGuard::install(&signal)?);
+        }
         let progress = Progress::default();
         let result = remove::apply(
             &index,
@@ -93,7 +101,6 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
                 root_identity,
             },
         );
-        drop(guard);
         result?
     } else {
         Totals::default()
@@ -125,6 +132,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     )
     .with_context(|| format!("recording the cleanup in index {}", index.path.display()))?;
     timings.index_update = ms(t);
+    drop(guard);
     if cfg.cache.verbose {
         eprintln!(
             "Timings: scan {} ms, plan {} ms, remove {} ms, index update {} ms (run #{run_id})",

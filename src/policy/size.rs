@@ -37,11 +37,12 @@ struct Obj {
     seen: bool,
 }
 
-/// Run the budget over the objects not in `temp.selected`.
+/// Run the budget over the objects not in `temp.selected`; objects used
+/// at or after `pin_from_ns` are kept whatever happens.
 pub fn select(
     conn: &rusqlite::Connection,
     budget: u64,
-    keep_newer_than_ns: Option<i64>,
+    pin_from_ns: Option<i64>,
     with_deps: bool,
 ) -> Result<SizeSelection> {
     let mut objs: Vec<Obj> = {
@@ -61,7 +62,7 @@ pub fn select(
                     last_used,
                     disk: r.get::<_, i64>(2)? as u64,
                     key: r.get(3)?,
-                    pinned: unreadable != 0 || keep_newer_than_ns.is_some_and(|c| last_used >= c),
+                    pinned: unreadable != 0 || pin_from_ns.is_some_and(|c| last_used >= c),
                     seen: unreadable == 0,
                 })
             })

@@ -193,8 +193,9 @@ pub struct Cache {
     pub index: PathBuf,
     /// `XDG_CACHE_HOME` for the binary.
     pub xdg: PathBuf,
-    /// Run the binary as this uid (and gid): see [`Cache::unprivileged`].
-    run_as: std::cell::Cell<Option<u32>>,
+    /// Run the binary as this uid (and gid) if not 0: see
+    /// [`Cache::unprivileged`].
+    run_as: std::sync::atomic::AtomicU32,
 }
 
 impl Default for Cache {
@@ -219,7 +220,7 @@ impl Cache {
             dir,
             index,
             xdg,
-            run_as: std::cell::Cell::new(None),
+            run_as: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -244,7 +245,8 @@ impl Cache {
             }
         }
         hand_over(self.tmp.path());
-        self.run_as.set(Some(NOBODY));
+        self.run_as
+            .store(NOBODY, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The temp dir holding the cache, the index and everything else.
@@ -366,7 +368,8 @@ impl Cache {
     /// `XDG_CACHE_HOME` in the temp dir. No `--cache-dir`/`--index` added.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        if let Some(uid) = self.run_as.get() {
+        let uid = self.run_as.load(std::sync::atomic::Ordering::Relaxed);
+        if uid != 0 {
             use std::os::unix::process::CommandExt;
             cmd.uid(uid).gid(uid);
         }
@@ -617,6 +620,75 @@ fn collect_files(dir: &Path, rel: &str, out: &mut Vec<String>) {
 }
 
 pub mod scenario;
+
+use std::os::unix::fs::MetadataExt as _;
+
+/// One entry as the index should hold it: path, size, mtime (seconds,
+/// fractional), bytes on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub path: String,
+    pub size: u64,
+    pub mtime: f64,
+    pub disk_bytes: u64,
+}
+
+/// Every entry of the cache as the file system has it (lstat), by path.
+pub fn disk_entries(cache: &Cache) -> Vec<Entry> {
+    cache
+        .files()
+        .into_iter()
+        .filter(|p| {
+            p.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with("sstate:"))
+        })
+        .map(|path| {
+            let md = std::fs::symlink_metadata(cache.path(&path)).expect("lstat of a cache file");
+            Entry {
+                size: md.size(),
+                mtime: md.mtime() as f64 + md.mtime_nsec() as f64 / 1e9,
+                disk_bytes: md.blocks() * 512,
+                path,
+            }
+        })
+        .collect()
+}
+
+/// Every entry the index holds, through the public `entries` view.
+pub fn index_entries(cache: &Cache) -> Vec<Entry> {
+    cache
+        .index_query("SELECT path, size, mtime, disk_bytes FROM entries ORDER BY path")
+        .into_iter()
+        .map(|r| Entry {
+            path: r[0].clone(),
+            size: r[1].parse().expect("size is an integer"),
+            mtime: r[2].parse().expect("mtime is a number"),
+            disk_bytes: r[3].parse().expect("disk_bytes is an integer"),
+        })
+        .collect()
+}
+
+/// The index holds exactly the entries on disk, with their size, mtime
+/// and bytes on disk.
+#[track_caller]
+pub fn assert_index_matches_disk(cache: &Cache) {
+    let disk = disk_entries(cache);
+    let index = index_entries(cache);
+    let paths = |v: &[Entry]| v.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&index), paths(&disk), "paths in the index vs on disk");
+    for (i, d) in index.iter().zip(&disk) {
+        assert_eq!(i.size, d.size, "size of {}", d.path);
+        assert_eq!(i.disk_bytes, d.disk_bytes, "disk bytes of {}", d.path);
+        assert!(
+            (i.mtime - d.mtime).abs() < 1e-6,
+            "mtime of {}: index {} vs disk {}",
+            d.path,
+            i.mtime,
+            d.mtime
+        );
+    }
+}
 
 /// Assert two path lists are equal, printing only what differs.
 #[track_caller]
