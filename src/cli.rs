@@ -74,9 +74,42 @@ pub enum Command {
     /// would reclaim now.
     Report(ReportArgs),
     /// Run one read-only SQL statement against the index (views: entries,
-    /// objects, groups, scans, removals). Scans first only if there is no
-    /// index yet.
+    /// objects, groups, deps, scans, runs, removals). Scans first only if
+    /// there is no index yet.
     Query(QueryArgs),
+    /// List, restore or empty what cleanups with --trash moved aside.
+    Trash(TrashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrashArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    #[command(subcommand)]
+    pub action: TrashAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrashAction {
+    /// The runs in the trash, oldest first: when, what, how much.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Move a run's files back into the cache (never over a file the cache
+    /// has again). RUN is the name `trash list` shows, or a unique prefix.
+    Restore {
+        #[arg(value_name = "RUN")]
+        run: String,
+    },
+    /// Delete runs from the trash for good: all of them, or those trashed
+    /// more than DURATION ago.
+    Empty {
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        older_than: Option<Written<u64>>,
+    },
 }
 
 /// Where the cache and its index are, and how to walk it.
@@ -191,6 +224,13 @@ pub struct CleanArgs {
     /// always the wrong stamps dir: every object would be removed).
     #[arg(long, help_heading = "Protections")]
     pub allow_unmatched_stamps: bool,
+
+    /// Move the selected objects into the cache's trash
+    /// (.sstate-cache-management/trash/RUN, one rename each) instead of
+    /// removing them; `trash restore RUN` undoes it, `trash empty` frees
+    /// the space.
+    #[arg(long)]
+    pub trash: bool,
 
     /// Do not remove anything: plan and report only.
     #[arg(short = 'n', long)]

@@ -81,6 +81,7 @@ pub struct CleanConfig {
     pub keep_deps: Option<bool>,
     pub allow_unmatched_stamps: bool,
     pub follow_symlinks: bool,
+    pub trash: bool,
     pub dry_run: bool,
     pub yes: bool,
     pub debug: u8,
@@ -115,6 +116,11 @@ impl CleanConfig {
 
     pub fn resolve(a: CleanArgs, cache: CacheConfig) -> Result<CleanConfig> {
         let now = now_ns();
+        if a.trash && a.follow_symlink {
+            bail!(
+                "--trash with -L: a link's target outside the cache cannot go to the trash; use one or the other"
+            );
+        }
         let custom = match (&a.select_sql, &a.where_) {
             (Some(_), Some(_)) => {
                 bail!("--select-sql and --where: give one custom selection, not both")
@@ -139,6 +145,7 @@ impl CleanConfig {
             },
             allow_unmatched_stamps: a.allow_unmatched_stamps,
             follow_symlinks: a.follow_symlink,
+            trash: a.trash,
             dry_run: a.dry_run,
             yes: a.yes,
             debug: a.debug,

@@ -23,6 +23,7 @@ pub mod remove;
 pub mod report;
 pub mod scan;
 pub mod siginfo;
+pub mod trash;
 pub mod units;
 
 /// The directory the tool keeps inside a cache (its lock file and trash);

@@ -43,6 +43,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             commands::report::run(&cfg, &args.stamps_dir, args.format)
         }
+        Some(Command::Trash(args)) => {
+            let Some(cfg) = resolve(&args.cache)? else {
+                return no_cache_dir();
+            };
+            commands::trash::run(&cfg, args.action)
+        }
         Some(Command::Query(args)) => {
             let Some(cfg) = resolve(&args.cache)? else {
                 return no_cache_dir();

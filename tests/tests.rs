@@ -11,3 +11,4 @@ mod interrupts;
 mod lastuse;
 mod report;
 mod safety;
+mod trash;

@@ -14,6 +14,7 @@ use sstate_cache_management::index::{Index, RunRecord, now_rfc3339, record_run};
 use sstate_cache_management::plan::{self, Plan};
 use sstate_cache_management::remove::{self, Mode, Progress, Totals};
 use sstate_cache_management::scan::ScanReport;
+use sstate_cache_management::trash;
 use sstate_cache_management::units::human_bytes;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -80,6 +81,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
 
     // apply
     let t = Instant::now();
+    let trash_run = cfg.trash.then(trash::new_run_name);
     let totals = if confirmed && plan.count.objects > 0 {
         if cfg.cache.verbose {
             eprintln!(
@@ -90,12 +92,26 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         if guard.is_none() {
             guard = Some(InterruptGuard::install(&signal)?);
         }
+        let mode = match &trash_run {
+            None => Mode::Unlink,
+            Some(name) => Mode::Trash {
+                rel_dir: trash::begin(
+                    &cfg.cache.cache_root,
+                    name,
+                    &trash::Manifest {
+                        started_at: started_at.clone(),
+                        command: cfg.cache.command.clone(),
+                        policies: request.policy_names(),
+                    },
+                )?,
+            },
+        };
         let progress = Progress::default();
         let result = remove::apply(
             &index,
             &remove::Options {
                 jobs: cfg.cache.jobs,
-                mode: Mode::Unlink,
+                mode,
                 interrupt: &signal,
                 progress: &progress,
                 root_identity,
@@ -110,6 +126,10 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     // record
     let t = Instant::now();
     let plan_json = serde_json::to_string(&plan).context("encoding the plan")?;
+    let trash_dir = trash_run
+        .as_ref()
+        .filter(|_| confirmed && plan.count.objects > 0)
+        .map(|n| format!("{}/{n}", trash::rel_dir()));
     let policies = request.policy_names();
     let run_id = record_run(
         &mut index,
@@ -125,8 +145,8 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
             skipped_files: totals.skipped(),
             failed_files: totals.failed,
             plan_json: &plan_json,
-            trash_dir: None,
-            gone_word: "removed",
+            trash_dir: trash_dir.as_deref(),
+            gone_word: if cfg.trash { "trashed" } else { "removed" },
         },
         confirmed && plan.count.objects > 0,
     )
@@ -142,7 +162,15 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
 
     // report
     let failed = render.problems(&index, &totals, confirmed)?;
-    render.result(&index, &scan, &plan, confirmed, &totals, &timings)?;
+    render.result(
+        &index,
+        &scan,
+        &plan,
+        confirmed,
+        &totals,
+        &timings,
+        trash_dir.as_deref(),
+    )?;
     let sig = signal.load(std::sync::atomic::Ordering::Relaxed);
     Ok(if totals.interrupted && sig != 0 {
         128 + sig as i32
@@ -360,9 +388,24 @@ impl Render<'_> {
         confirmed: bool,
         totals: &Totals,
         timings: &Timings,
+        trash_dir: Option<&str>,
     ) -> Result<()> {
         if self.text() {
-            if confirmed {
+            if let (true, Some(dir)) = (confirmed, trash_dir) {
+                println!(
+                    "Moved {} files ({}) to the trash {}, skipped {} (changed since indexed: {}, already gone: {}), failed {}.",
+                    totals.removed_files,
+                    human_bytes(totals.removed_bytes),
+                    self.cfg.cache.cache_dir.join(dir).display(),
+                    totals.skipped(),
+                    totals.skipped_changed,
+                    totals.skipped_gone,
+                    totals.failed
+                );
+                if let Some(run) = dir.rsplit('/').next() {
+                    println!("Undo with: sstate-cache-management trash restore {run}");
+                }
+            } else if confirmed {
                 println!(
                     "Removed {} files ({} freed), skipped {} (changed since indexed: {}, already gone: {}), failed {}.",
                     totals.removed_files,
@@ -403,6 +446,7 @@ impl Render<'_> {
                 "link_targets": plan.link_targets,
             },
             "timings_ms": timings,
+            "trash_dir": trash_dir,
             "result": if confirmed { json!({
                 "removed_files": totals.removed_files,
                 "removed_bytes": totals.removed_bytes,

@@ -5,6 +5,7 @@ pub mod clean;
 pub mod query;
 pub mod report;
 pub mod scan;
+pub mod trash;
 
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};

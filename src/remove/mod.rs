@@ -19,7 +19,7 @@
 //! Outcomes other than "removed" go to `temp.outcome(entry_id, outcome)`
 //! of the index connection; the recording stage derives the rest.
 
-mod beneath;
+pub(crate) mod beneath;
 
 use crate::index::Index;
 use crate::name;
