@@ -90,6 +90,9 @@ pub struct CleanConfig {
     pub started_ns: i64,
 }
 
+/// How far before the run's start "in use now" reaches (see `request`).
+const IN_USE_MARGIN_NS: i64 = 2_000_000_000;
+
 /// Now, in ns since the epoch: the reference for every duration of a run.
 pub fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
@@ -184,7 +187,10 @@ impl CleanConfig {
         Request {
             policies,
             keep_newer_than: self.keep_newer_than.clone(),
-            run_started_ns: Some(self.started_ns),
+            // File times come from the kernel's coarse clock (a tick behind
+            // ours) or an NFS server's: a margin makes "used since the run
+            // started" err on the side of keeping.
+            run_started_ns: Some(self.started_ns - IN_USE_MARGIN_NS),
             keep_deps: self.keep_deps,
             allow_unmatched_stamps: self.allow_unmatched_stamps,
             follow_symlinks: self.follow_symlinks,

@@ -550,6 +550,7 @@ fn assert_common_shape(doc: &Value, cache: &Cache, dry_run: bool) {
             "scan",
             "plan",
             "timings_ms",
+            "trash_dir",
             "result"
         ])
     );

@@ -21,6 +21,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
+/// What the apply stage did.
+struct Applied {
+    confirmed: bool,
+    totals: Totals,
+    /// Where a `--trash` run moved its files (relative to the cache root).
+    trash_dir: Option<String>,
+}
+
 /// Milliseconds each stage took.
 #[derive(Debug, Default, serde::Serialize)]
 struct Timings {
@@ -166,10 +174,12 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         &index,
         &scan,
         &plan,
-        confirmed,
-        &totals,
+        &Applied {
+            confirmed,
+            totals,
+            trash_dir,
+        },
         &timings,
-        trash_dir.as_deref(),
     )?;
     let sig = signal.load(std::sync::atomic::Ordering::Relaxed);
     Ok(if totals.interrupted && sig != 0 {
@@ -385,11 +395,14 @@ impl Render<'_> {
         index: &Index,
         scan: &ScanReport,
         plan: &Plan,
-        confirmed: bool,
-        totals: &Totals,
+        applied: &Applied,
         timings: &Timings,
-        trash_dir: Option<&str>,
     ) -> Result<()> {
+        let (confirmed, totals, trash_dir) = (
+            applied.confirmed,
+            &applied.totals,
+            applied.trash_dir.as_deref(),
+        );
         if self.text() {
             if let (true, Some(dir)) = (confirmed, trash_dir) {
                 println!(
