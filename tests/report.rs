@@ -910,3 +910,61 @@ fn public_views_agree_with_the_known_cache() {
         "two generations of each"
     );
 }
+
+/// Run `args` with stdout into a pipe we close after reading one line.
+fn first_line_then_close(cache: &Cache, args: &[&str]) -> (String, i32, String) {
+    use std::io::{BufRead, Read};
+    let mut child = cache
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the binary");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("reading the first line");
+    drop(out); // like `| head -1`
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("reading stderr");
+    let code = child.wait().expect("waiting").code().unwrap_or(-1);
+    (first, code, err)
+}
+
+#[test]
+fn query_streams_rows_and_a_closed_pipe_ends_it_quietly() {
+    let k = known_cache();
+    let cache = &k.cache;
+    cache.sub("scan", &[]).expect_code(0);
+    const MANY: &str = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT 300000) SELECT x FROM n";
+    for format in ["table", "csv", "json"] {
+        let mut args = vec!["query"];
+        args.extend(cache.args(&["--format", format, MANY]));
+        let (first, code, err) = first_line_then_close(cache, &args);
+        assert_eq!(code, 0, "{format}: {err}");
+        assert_eq!(err, "", "{format}: nothing on stderr");
+        assert!(!first.is_empty(), "{format}");
+    }
+    // The JSON stream is one valid array.
+    let run = cache.sub(
+        "query",
+        &[
+            "--format",
+            "json",
+            "SELECT pn, count(*) AS n FROM objects GROUP BY pn ORDER BY pn",
+        ],
+    );
+    let v: Value = serde_json::from_str(&run.stdout).expect("valid JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(per_pn(&k.objs).len()));
+    let empty = cache.sub("query", &["--format", "json", "SELECT 1 AS x WHERE 0"]);
+    assert_eq!(empty.stdout.trim(), "[]");
+    // scan's JSON into a closed pipe, too.
+    let mut args = vec!["scan"];
+    args.extend(cache.args(&["--format", "json"]));
+    let (_, code, err) = first_line_then_close(cache, &args);
+    assert_eq!(code, 0, "{err}");
+}

@@ -5,7 +5,7 @@
 //! done by [`Render`] only, in text (the reference tool's lines) or JSON
 //! (one document at the end).
 
-use super::{Want, open_session, warn};
+use super::{Want, open_session, say, warn};
 use crate::cli::Format;
 use crate::config::CleanConfig;
 use anyhow::{Context, Result, bail};
@@ -233,7 +233,7 @@ fn confirm(cfg: &CleanConfig) -> Result<bool> {
     if cfg.yes {
         return Ok(true);
     }
-    println!("Do you want to continue (y/n)?");
+    say("Do you want to continue (y/n)?")?;
     std::io::stdout().flush().context("writing to stdout")?;
     let mut answer = String::new();
     std::io::stdin()
@@ -405,7 +405,7 @@ impl Render<'_> {
         );
         if self.text() {
             if let (true, Some(dir)) = (confirmed, trash_dir) {
-                println!(
+                say(format!(
                     "Moved {} files ({}) to the trash {}, skipped {} (changed since indexed: {}, already gone: {}), failed {}.",
                     totals.removed_files,
                     human_bytes(totals.removed_bytes),
@@ -414,12 +414,14 @@ impl Render<'_> {
                     totals.skipped_changed,
                     totals.skipped_gone,
                     totals.failed
-                );
+                ))?;
                 if let Some(run) = dir.rsplit('/').next() {
-                    println!("Undo with: sstate-cache-management trash restore {run}");
+                    say(format!(
+                        "Undo with: sstate-cache-management trash restore {run}"
+                    ))?;
                 }
             } else if confirmed {
-                println!(
+                say(format!(
                     "Removed {} files ({} freed), skipped {} (changed since indexed: {}, already gone: {}), failed {}.",
                     totals.removed_files,
                     human_bytes(totals.removed_bytes),
@@ -427,12 +429,12 @@ impl Render<'_> {
                     totals.skipped_changed,
                     totals.skipped_gone,
                     totals.failed
-                );
+                ))?;
                 if totals.interrupted {
-                    println!(
+                    say(format!(
                         "Interrupted: {} files were not reached; the next run carries on from what is on disk.",
                         totals.not_attempted
-                    );
+                    ))?;
                 }
             }
             return Ok(());
@@ -474,10 +476,7 @@ impl Render<'_> {
                 "skipped": if totals.skipped() + totals.failed > 0 { skipped_json(index)? } else { Vec::new() },
             }) } else { serde_json::Value::Null },
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).context("encoding JSON")?
-        );
+        say(serde_json::to_string_pretty(&doc).context("encoding JSON")?)?;
         Ok(())
     }
 }

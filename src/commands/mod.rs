@@ -106,6 +106,16 @@ fn ensure_index_dir(cfg: &CacheConfig) -> Result<()> {
     }
 }
 
+/// Print a line on stdout; a closed pipe is an error (which `main` turns
+/// into a quiet exit), never a panic.
+pub fn say(line: impl std::fmt::Display) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
+}
+
 /// Print a warning the way every command does.
 pub fn warn(msg: &str) {
     eprintln!("warning: {msg}");

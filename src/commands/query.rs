@@ -3,9 +3,9 @@
 use super::{Want, open_session};
 use crate::cli::TableFormat;
 use crate::config::CacheConfig;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sstate_cache_management::index::Index;
-use sstate_cache_management::report;
+use sstate_cache_management::report::{self, CsvSink, JsonSink, RowSink, TextSink};
 
 pub fn run(cfg: &CacheConfig, sql: &str, format: TableFormat) -> Result<i32> {
     if !cfg.index_path.exists() {
@@ -20,14 +20,12 @@ pub fn run(cfg: &CacheConfig, sql: &str, format: TableFormat) -> Result<i32> {
         )?);
     }
     let index = Index::open_read_only(&cfg.index_path, &cfg.cache_root)?;
-    let table = report::query(&index, sql)?;
-    let out = match format {
-        TableFormat::Table => table.to_text(),
-        TableFormat::Csv => table.to_csv(),
-        TableFormat::Json => {
-            serde_json::to_string_pretty(&table.to_json()).context("encoding JSON")? + "\n"
-        }
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut sink: Box<dyn RowSink> = match format {
+        TableFormat::Table => Box::new(TextSink::new(out)),
+        TableFormat::Csv => Box::new(CsvSink(out)),
+        TableFormat::Json => Box::new(JsonSink::new(out)),
     };
-    print!("{out}");
+    report::query(&index, sql, sink.as_mut())?;
     Ok(0)
 }

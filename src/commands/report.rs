@@ -1,6 +1,6 @@
 //! `report`: what is in the cache, without writing SQL.
 
-use super::{Want, open_session, warn};
+use super::{Want, open_session, say, warn};
 use crate::cli::TableFormat;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
@@ -85,7 +85,7 @@ pub fn run(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> R
         }
         TableFormat::Csv => csv(&r),
     };
-    print!("{out}");
+    say(out.trim_end_matches('\n'))?;
     Ok(0)
 }
 

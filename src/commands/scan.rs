@@ -1,6 +1,6 @@
 //! `scan`: update the index only and say what changed.
 
-use super::{Want, open_session};
+use super::{Want, open_session, say};
 use crate::cli::Format;
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
@@ -18,7 +18,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
     let r = session.scan;
     match format {
         Format::Text => {
-            println!(
+            say(format!(
                 "Scanned {} ({}, {:.2} s): {} entries in {} objects, {} on disk",
                 cfg.cache_dir.display(),
                 r.mode,
@@ -26,8 +26,8 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 r.entries,
                 r.objects,
                 human_bytes(r.disk_bytes)
-            );
-            println!(
+            ))?;
+            say(format!(
                 "Since the last scan: {} added ({}), {} removed ({}), {} changed; {} dirs listed, {} unchanged",
                 r.added,
                 human_bytes(r.bytes_added),
@@ -36,7 +36,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 r.changed,
                 r.dirs_listed,
                 r.dirs_stat
-            );
+            ))?;
         }
         Format::Json => {
             let doc = serde_json::json!({
@@ -45,10 +45,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 "scan": r,
                 "warnings": r.warnings,
             });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&doc).context("encoding JSON")?
-            );
+            say(serde_json::to_string_pretty(&doc).context("encoding JSON")?)?;
         }
     }
     Ok(0)

@@ -1,6 +1,6 @@
 //! `trash list | restore RUN | empty [--older-than D]`.
 
-use super::warn;
+use super::{say, warn};
 use crate::cli::{Format, TrashAction};
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
@@ -15,12 +15,12 @@ pub fn run(cfg: &CacheConfig, action: TrashAction) -> Result<i32> {
             let _lock = cache_lock(cfg)?;
             let found = trash::find(&cfg.cache_root, &run)?;
             let r = trash::restore(&cfg.cache_root, &found.name)?;
-            println!(
+            say(format!(
                 "Restored {} files of {} to {}.",
                 r.restored,
                 found.name,
                 cfg.cache_dir.display()
-            );
+            ))?;
             for p in &r.kept_newer {
                 warn(&format!(
                     "{} is in the cache again (a build made it since): the trashed copy stays in the trash",
@@ -41,11 +41,11 @@ pub fn run(cfg: &CacheConfig, action: TrashAction) -> Result<i32> {
             let gone = trash::empty(&cfg.cache_root, before.as_deref())?;
             let files: u64 = gone.iter().map(|r| r.files).sum();
             let bytes: u64 = gone.iter().map(|r| r.disk_bytes).sum();
-            println!(
+            say(format!(
                 "Deleted {} runs from the trash: {files} files, {} freed.",
                 gone.len(),
                 human_bytes(bytes)
-            );
+            ))?;
             Ok(0)
         }
     }
@@ -59,25 +59,25 @@ fn cache_lock(cfg: &CacheConfig) -> Result<Option<lock::Lock>> {
 fn list(cfg: &CacheConfig, format: Format) -> Result<i32> {
     let runs = trash::list(&cfg.cache_root)?;
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&runs).context("encoding JSON")?
-        ),
+        Format::Json => say(serde_json::to_string_pretty(&runs).context("encoding JSON")?)?,
         Format::Text => {
             if runs.is_empty() {
-                println!("The trash of {} is empty.", cfg.cache_dir.display());
+                say(format!(
+                    "The trash of {} is empty.",
+                    cfg.cache_dir.display()
+                ))?;
             }
             for r in &runs {
                 let (when, what) = match &r.manifest {
                     Some(m) => (m.started_at.as_str(), m.policies.as_str()),
                     None => (r.started_at.as_str(), "?"),
                 };
-                println!(
+                say(format!(
                     "{}  {when}  {:>8} files  {:>10}  {what}",
                     r.name,
                     r.files,
                     human_bytes(r.disk_bytes)
-                );
+                ))?;
             }
         }
     }

@@ -7,12 +7,14 @@ use crate::plan::{self, Request};
 use anyhow::{Context, Result, bail};
 use rusqlite::types::Value;
 use serde::Serialize;
-pub use table::Table;
+pub use table::{CsvSink, JsonSink, RowSink, Table, TextSink};
 
-/// Run one read-only SQL statement and collect its result. The index must
-/// have been opened read-only ([`Index::open_read_only`]); on top of that,
-/// statements that would write and ATTACH are refused with a clear message.
-pub fn query(index: &Index, sql: &str) -> Result<Table> {
+/// Run one read-only SQL statement and stream its rows into `sink`;
+/// returns how many. The index must have been opened read-only
+/// ([`Index::open_read_only`]); on top of that, statements that would
+/// write and ATTACH are refused with a clear message. An error from the
+/// sink (a closed pipe) ends the query.
+pub fn query(index: &Index, sql: &str, sink: &mut dyn RowSink) -> Result<u64> {
     index
         .conn
         .set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
@@ -41,19 +43,26 @@ pub fn query(index: &Index, sql: &str) -> Result<Table> {
     }
     let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
     let n = columns.len();
-    let rows = stmt
-        .query_map([], |r| {
-            (0..n)
-                .map(|i| r.get::<_, Value>(i))
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .context("query: running the SQL")?
-        .collect::<rusqlite::Result<Vec<_>>>();
-    match rows {
-        Ok(rows) => Ok(Table { columns, rows }),
-        Err(e) if is_attach_refusal(&e) => bail!(ATTACH_REFUSED),
-        Err(e) => Err(e).context("query: reading the result"),
+    sink.columns(&columns).context("writing the query result")?;
+    let mut rows = stmt.query([]).context("query: running the SQL")?;
+    let mut count = 0;
+    let mut row = Vec::with_capacity(n);
+    loop {
+        let r = match rows.next() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) if is_attach_refusal(&e) => bail!(ATTACH_REFUSED),
+            Err(e) => return Err(e).context("query: reading the result"),
+        };
+        row.clear();
+        for i in 0..n {
+            row.push(r.get::<_, Value>(i).context("query: reading a value")?);
+        }
+        sink.row(&row).context("writing the query result")?;
+        count += 1;
     }
+    sink.finish().context("writing the query result")?;
+    Ok(count)
 }
 
 const ATTACH_REFUSED: &str = "query: ATTACH is not allowed; queries run against the index only";

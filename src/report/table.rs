@@ -1,6 +1,6 @@
 //! A result table (columns and SQLite values) and its three renderings:
-//! an aligned text table, CSV (RFC 4180) and JSON (an array of objects).
-//! Rendering returns strings; the commands print them.
+//! an aligned text table, CSV (RFC 4180) and JSON (an array of objects),
+//! as strings or streamed row by row into a writer the command owns.
 
 use rusqlite::types::Value;
 use std::fmt::Write;
@@ -39,89 +39,210 @@ pub fn json_of(v: &Value) -> serde_json::Value {
     }
 }
 
-impl Table {
-    /// Aligned columns, numbers right-aligned, with a header and a rule.
-    pub fn to_text(&self) -> String {
-        let cells: Vec<Vec<String>> = self
-            .rows
+/// Where query rows go, one at a time: the three renderings below write
+/// to any `io::Write` as rows arrive, so a query of a million rows never
+/// sits in memory, and a closed pipe ends it at once (an `Err`).
+pub trait RowSink {
+    fn columns(&mut self, columns: &[String]) -> std::io::Result<()>;
+    fn row(&mut self, row: &[Value]) -> std::io::Result<()>;
+    fn finish(&mut self) -> std::io::Result<()>;
+}
+
+/// Rows a text table buffers to size its columns; later rows use those
+/// widths (a longer value just pushes its line wider).
+const TEXT_SAMPLE: usize = 1000;
+
+/// Aligned columns, numbers right-aligned, with a header and a rule.
+pub struct TextSink<W: std::io::Write> {
+    out: W,
+    columns: Vec<String>,
+    pending: Vec<Vec<Value>>,
+    layout: Option<(Vec<usize>, Vec<bool>)>,
+}
+
+impl<W: std::io::Write> TextSink<W> {
+    pub fn new(out: W) -> Self {
+        TextSink {
+            out,
+            columns: Vec::new(),
+            pending: Vec::new(),
+            layout: None,
+        }
+    }
+
+    fn line(&mut self, vals: &[String], header: bool) -> std::io::Result<()> {
+        let Some((widths, numeric)) = &self.layout else {
+            return Ok(());
+        };
+        let parts: Vec<String> = vals
             .iter()
-            .map(|r| r.iter().map(text_of).collect())
+            .enumerate()
+            .map(|(c, v)| {
+                let w = widths.get(c).copied().unwrap_or(0);
+                if numeric.get(c).copied().unwrap_or(false) && !header {
+                    format!("{v:>w$}")
+                } else {
+                    format!("{v:<w$}")
+                }
+            })
             .collect();
-        let widths: Vec<usize> = (0..self.columns.len())
+        writeln!(self.out, "{}", parts.join("  ").trim_end())
+    }
+
+    /// Size the columns from the rows seen so far, print the header and
+    /// those rows.
+    fn lay_out(&mut self) -> std::io::Result<()> {
+        let n = self.columns.len();
+        let widths: Vec<usize> = (0..n)
             .map(|c| {
-                cells
+                self.pending
                     .iter()
-                    .map(|r| r[c].chars().count())
+                    .map(|r| text_of(&r[c]).chars().count())
                     .chain([self.columns[c].chars().count()])
                     .max()
                     .unwrap_or(0)
             })
             .collect();
-        let numeric: Vec<bool> = (0..self.columns.len())
+        let numeric: Vec<bool> = (0..n)
             .map(|c| {
-                self.rows
+                self.pending
                     .iter()
                     .any(|r| matches!(r[c], Value::Integer(_) | Value::Real(_)))
                     && self
-                        .rows
+                        .pending
                         .iter()
                         .all(|r| matches!(r[c], Value::Integer(_) | Value::Real(_) | Value::Null))
             })
             .collect();
-        let mut out = String::new();
-        let line = |out: &mut String, vals: &[String], header: bool| {
-            let parts: Vec<String> = vals
-                .iter()
-                .enumerate()
-                .map(|(c, v)| {
-                    if numeric[c] && !header {
-                        format!("{v:>w$}", w = widths[c])
-                    } else {
-                        format!("{v:<w$}", w = widths[c])
-                    }
-                })
-                .collect();
-            out.push_str(parts.join("  ").trim_end());
-            out.push('\n');
-        };
-        line(&mut out, &self.columns, true);
         let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        line(&mut out, &rule, true);
-        for r in &cells {
-            line(&mut out, r, false);
+        self.layout = Some((widths, numeric));
+        let columns = self.columns.clone();
+        self.line(&columns, true)?;
+        self.line(&rule, true)?;
+        for r in std::mem::take(&mut self.pending) {
+            let cells: Vec<String> = r.iter().map(text_of).collect();
+            self.line(&cells, false)?;
         }
-        out
+        Ok(())
+    }
+}
+
+impl<W: std::io::Write> RowSink for TextSink<W> {
+    fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+
+    fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        if self.layout.is_some() {
+            let cells: Vec<String> = row.iter().map(text_of).collect();
+            return self.line(&cells, false);
+        }
+        self.pending.push(row.to_vec());
+        if self.pending.len() >= TEXT_SAMPLE {
+            self.lay_out()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.layout.is_none() {
+            self.lay_out()?;
+        }
+        self.out.flush()
+    }
+}
+
+/// CSV (RFC 4180) with a header line; fields quoted when they need it.
+pub struct CsvSink<W: std::io::Write>(pub W);
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl<W: std::io::Write> RowSink for CsvSink<W> {
+    fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
+        let line: Vec<String> = columns.iter().map(|c| csv_field(c)).collect();
+        writeln!(self.0, "{}", line.join(","))
+    }
+
+    fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        let line: Vec<String> = row.iter().map(|v| csv_field(&text_of(v))).collect();
+        writeln!(self.0, "{}", line.join(","))
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A JSON array of objects, one per row, keyed by column name.
+pub struct JsonSink<W: std::io::Write> {
+    out: W,
+    columns: Vec<String>,
+    rows: u64,
+}
+
+impl<W: std::io::Write> JsonSink<W> {
+    pub fn new(out: W) -> Self {
+        JsonSink {
+            out,
+            columns: Vec::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl<W: std::io::Write> RowSink for JsonSink<W> {
+    fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
+        self.columns = columns.to_vec();
+        write!(self.out, "[")
+    }
+
+    fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        let obj: serde_json::Map<String, serde_json::Value> = self
+            .columns
+            .iter()
+            .cloned()
+            .zip(row.iter().map(json_of))
+            .collect();
+        let sep = if self.rows == 0 { "\n  " } else { ",\n  " };
+        self.rows += 1;
+        write!(self.out, "{sep}{}", serde_json::Value::Object(obj))
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        writeln!(self.out, "{}]", if self.rows == 0 { "" } else { "\n" })?;
+        self.out.flush()
+    }
+}
+
+impl Table {
+    fn render(&self, sink: &mut dyn RowSink) {
+        // Writing to memory cannot fail.
+        let _ = sink.columns(&self.columns);
+        for r in &self.rows {
+            let _ = sink.row(r);
+        }
+        let _ = sink.finish();
+    }
+
+    /// Aligned columns, numbers right-aligned, with a header and a rule.
+    pub fn to_text(&self) -> String {
+        let mut buf = Vec::new();
+        self.render(&mut TextSink::new(&mut buf));
+        String::from_utf8_lossy(&buf).into_owned()
     }
 
     /// CSV with a header line; fields quoted when they need it.
     pub fn to_csv(&self) -> String {
-        let field = |s: &str| {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        let mut out = String::new();
-        out.push_str(
-            &self
-                .columns
-                .iter()
-                .map(|c| field(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
-        for r in &self.rows {
-            out.push_str(
-                &r.iter()
-                    .map(|v| field(&text_of(v)))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            out.push('\n');
-        }
-        out
+        let mut buf = Vec::new();
+        self.render(&mut CsvSink(&mut buf));
+        String::from_utf8_lossy(&buf).into_owned()
     }
 
     /// An array of objects, one per row, keyed by column name.
