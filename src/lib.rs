@@ -7,9 +7,7 @@
 //! - [`index`]: the SQLite index: open, migrate, record.
 //! - [`policy`]: the cleanup policies as SQL over the index.
 //! - [`remove`]: re-check and unlink.
-//! - [`corpus`]: a generator of realistic caches for tests and benchmarks.
 
-pub mod corpus;
 pub mod index;
 pub mod name;
 pub mod policy;
