@@ -278,7 +278,7 @@ fn siginfo_is_zstd_json_with_its_unihash() {
         let task = v["task"].as_str().map(|t| t.trim_start_matches("do_"));
         assert_eq!(task, task_of_file_name(name));
         assert!(v["taskhash"].is_string() && v["basehash"].is_string());
-        assert!(v["taskdeps"].is_array() && v["runtaskhashes"].is_object());
+        assert!(v["taskdeps"]["_set_object"].is_array() && v["runtaskhashes"].is_object());
         with_deps += usize::from(!v["runtaskhashes"].as_object().expect("map").is_empty());
         checked += 1;
     }
@@ -355,4 +355,248 @@ fn sparse_archives_are_big_but_cheap() {
     let s = generate(&d.0.join("cache"), None, &spec).expect("generate");
     assert!(s.bytes > 100 * 1024 * 1024, "{}", s.bytes);
     assert_eq!((s.odd_files, s.symlinks), (0, 0));
+}
+
+/// Any JSON value; checks on the way that every object's keys are in sorted
+/// (code point) order, as `json.dump(..., sort_keys=True)` writes them.
+struct SortedValue;
+
+impl<'de> serde::Deserialize<'de> for SortedValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SortedVisitor(None)).map(|_| SortedValue)
+    }
+}
+
+/// The top-level keys, in file order, of a document whose objects are sorted.
+struct TopKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut keys = Vec::new();
+        d.deserialize_any(SortedVisitor(Some(&mut keys)))?;
+        Ok(TopKeys(keys))
+    }
+}
+
+struct SortedVisitor<'a>(Option<&'a mut Vec<String>>);
+
+impl<'de> serde::de::Visitor<'de> for SortedVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut m: A) -> Result<(), A::Error> {
+        let mut prev: Option<String> = None;
+        while let Some(k) = m.next_key::<String>()? {
+            if let Some(p) = &prev
+                && p.as_str() >= k.as_str()
+            {
+                return Err(serde::de::Error::custom(format!("key {k:?} after {p:?}")));
+            }
+            m.next_value::<SortedValue>()?;
+            if let Some(keys) = self.0.as_mut() {
+                keys.push(k.clone());
+            }
+            prev = Some(k);
+        }
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<SortedValue>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+fn set_members(v: &serde_json::Value) -> Vec<&str> {
+    let list = v["_set_object"].as_array().expect("a SetEncoder set");
+    list.iter().map(|x| x.as_str().expect("a name")).collect()
+}
+
+fn percentile(sorted: &[usize], p: usize) -> usize {
+    sorted[(sorted.len() - 1) * p / 100]
+}
+
+#[test]
+fn siginfo_sizes_and_shape_are_realistic() {
+    let d = TmpDir::new("sigsize");
+    let cache = d.0.join("cache");
+    generate(&cache, None, &CorpusSpec::new(2000, 1)).expect("generate");
+    let (mut sizes, mut raws) = (Vec::new(), Vec::new());
+    let mut per_task: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut tainted = 0;
+    for (rel, (len, _, is_dir)) in listing(&cache) {
+        if is_dir || !rel.ends_with(".tar.zst.siginfo") || parse(&rel).is_none() {
+            continue;
+        }
+        let data = fs::read(cache.join(&rel)).expect("read");
+        // As `zstd -c` from a pipe writes it: no content size in the header.
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&data).ok(),
+            Some(None),
+            "{rel}"
+        );
+        let raw = zstd::decode_all(&data[..]).expect("zstd");
+        let top: TopKeys = serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let mut want = vec![
+            "basehash",
+            "basehash_ignore_vars",
+            "file_checksum_values",
+            "gendeps",
+            "runtaskdeps",
+            "runtaskhashes",
+            "task",
+            "taskdeps",
+            "taskhash",
+            "taskhash_ignore_tasks",
+            "unihash",
+            "varvals",
+        ];
+        if top.0.iter().any(|k| k == "taint") {
+            want.insert(6, "taint");
+            tainted += 1;
+        }
+        assert_eq!(top.0, want, "{rel}");
+        let pos = |k: &str| top.0.iter().position(|x| x == k);
+        assert!(pos("runtaskhashes") < pos("taskdeps") && pos("taskdeps") < pos("varvals"));
+
+        let v: serde_json::Value = serde_json::from_slice(&raw).expect("json");
+        let task = v["task"].as_str().expect("task");
+        let taskdeps = set_members(&v["taskdeps"]);
+        let ignored = set_members(&v["basehash_ignore_vars"]);
+        let gendeps = v["gendeps"].as_object().expect("gendeps");
+        let varvals = v["varvals"].as_object().expect("varvals");
+        assert!(taskdeps.len() > 10, "{rel}");
+        assert_eq!(gendeps.keys().map(String::as_str).collect::<Vec<_>>(), {
+            let mut t = taskdeps.clone();
+            t.sort_unstable();
+            t
+        });
+        for (k, deps) in gendeps {
+            for dep in set_members(deps) {
+                assert!(taskdeps.contains(&dep), "{rel}: {k} -> {dep}");
+            }
+            assert!(!ignored.contains(&k.as_str()), "{rel}: {k} is ignored");
+        }
+        assert!(varvals.contains_key(task), "{rel}");
+        assert_eq!(varvals.len(), taskdeps.len() + 1, "{rel}");
+        let runtaskdeps: Vec<&str> = v["runtaskdeps"]
+            .as_array()
+            .expect("runtaskdeps")
+            .iter()
+            .map(|x| x.as_str().expect("id"))
+            .collect();
+        let rth = v["runtaskhashes"].as_object().expect("runtaskhashes");
+        assert_eq!(
+            rth.keys().map(String::as_str).collect::<Vec<_>>(),
+            runtaskdeps
+        );
+        for pair in v["file_checksum_values"].as_array().expect("list") {
+            let p = pair.as_array().expect("pair");
+            assert!(p.len() == 2 && p[0].is_string() && (p[1].is_string() || p[1].is_null()));
+        }
+
+        sizes.push(len as usize);
+        raws.push(raw.len());
+        per_task
+            .entry(task.to_string())
+            .or_default()
+            .push(len as usize);
+    }
+    sizes.sort_unstable();
+    raws.sort_unstable();
+    let (p50, p90, max) = (
+        percentile(&sizes, 50),
+        percentile(&sizes, 90),
+        *sizes.last().expect("siginfo files"),
+    );
+    eprintln!(
+        "siginfo: n={} compressed p50={p50} p90={p90} max={max}; raw p50={} p90={} max={}; \
+         tainted={tainted}",
+        sizes.len(),
+        percentile(&raws, 50),
+        percentile(&raws, 90),
+        raws.last().expect("raw"),
+    );
+    for (t, v) in &mut per_task {
+        v.sort_unstable();
+        eprintln!(
+            "  {t:24} n={:5} p10={:6} p50={:6} p90={:6} max={:6}",
+            v.len(),
+            percentile(v, 10),
+            percentile(v, 50),
+            percentile(v, 90),
+            v[v.len() - 1]
+        );
+    }
+    assert!(sizes.len() > 1500, "{}", sizes.len());
+    assert!((7_000..=10_000).contains(&p50), "median {p50}");
+    assert!((13_000..=19_000).contains(&p90), "p90 {p90}");
+    assert!(max <= 45_000, "max {max}");
+}
+
+#[test]
+fn metadata_universe_is_consistent() {
+    let u = crate::metadata::Universe::get();
+    assert!(u.unresolved.is_empty(), "{:?}", u.unresolved);
+    assert!(u.entries.len() > 1200, "{}", u.entries.len());
+    for w in u.entries.windows(2) {
+        assert!(w[0].name < w[1].name, "{} {}", w[0].name, w[1].name);
+    }
+}
+
+#[test]
+#[ignore = "prints the metadata universe's statistics"]
+fn metadata_stats() {
+    let u = crate::metadata::Universe::get();
+    let mut names: Vec<_> = u.profiles.keys().collect();
+    names.sort();
+    eprintln!("entries={}", u.entries.len());
+    let mut cl: Vec<usize> = u.entries.iter().map(|e| e.closure.len()).collect();
+    cl.sort_unstable();
+    eprintln!(
+        "closure p50={} p90={} max={}",
+        percentile(&cl, 50),
+        percentile(&cl, 90),
+        cl[cl.len() - 1]
+    );
+    for n in names {
+        let p = &u.profiles[n];
+        let fw: Vec<u32> = p.fns.iter().map(|(_, f)| f.weight).collect();
+        let cw: u32 = p
+            .candidates
+            .iter()
+            .map(|&c| u.entries[c as usize].weight)
+            .sum();
+        eprintln!(
+            "{n:24} extra={:6} fns={fw:?} cands={} cand_weight={cw}",
+            p.extra,
+            p.candidates.len()
+        );
+    }
+}
+
+#[test]
+fn the_sorted_key_check_rejects_unsorted_objects() {
+    let ok: TopKeys = serde_json::from_str(r#"{"a":{"x":[{"m":1,"n":2}]},"b":null}"#).expect("ok");
+    assert_eq!(ok.0, ["a", "b"]);
+    assert!(serde_json::from_str::<TopKeys>(r#"{"b":1,"a":2}"#).is_err());
+    assert!(serde_json::from_str::<TopKeys>(r#"{"a":[{"n":1,"m":2}]}"#).is_err());
 }

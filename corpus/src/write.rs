@@ -1,14 +1,16 @@
 //! Writing a corpus to disk: objects, companions, odd files, stamps.
 
+use crate::metadata::{RecipeInfo, build_sys_for};
 use crate::model::{Kind, ObjRef, Plan, Task, obj_hash};
 use crate::name::NameParts;
 use crate::planner::{ARM, X86, build_plans};
 use crate::rng::SplitMix64;
-use crate::siginfo::{siginfo_json, zstd_compress};
+use crate::siginfo::{SigTask, siginfo_json, zstd_compress};
 use crate::{BASE_EPOCH, CorpusSpec, CorpusSummary, DAY};
 use anyhow::{Context, Result, bail};
 use filetime::FileTime;
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write;
@@ -330,16 +332,36 @@ pub(crate) fn siginfo_for(
     }
     deps.sort();
     let mut body = SplitMix64::keyed(seed, &[plan.idx as u64, hg as u64, t.id(), 0x5e]);
-    let basehash = body.hex(64);
-    let json = siginfo_json(
-        &format!("do_{}", t.name()),
-        taskhash,
-        hash,
-        &basehash,
-        &deps,
-        &mut body,
-    )?;
-    zstd_compress(&json)
+    let key = SplitMix64::keyed(seed, &[plan.idx as u64, 0x5ec1]).next_u64();
+    let gn = &plan.gens[hg];
+    let recipe = RecipeInfo {
+        bpn: &plan.bpn,
+        pv: &gn.pv,
+        pr: &gn.pr,
+        key,
+        build: build_sys_for(key, &plan.pn),
+    };
+    let task = format!("do_{}", t.name());
+    JSON.with(|buf| {
+        let mut json = buf.borrow_mut();
+        siginfo_json(
+            &SigTask {
+                task: &task,
+                taskhash,
+                unihash: hash,
+                deps: &deps,
+            },
+            &recipe,
+            &mut body,
+            &mut json,
+        );
+        zstd_compress(json.as_bytes())
+    })
+}
+
+thread_local! {
+    /// The JSON of the siginfo being written, reused (bodies are up to 150 KB).
+    static JSON: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 pub(crate) fn default_machine(plan: &Plan) -> &'static str {
