@@ -33,6 +33,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where cargo puts the binaries (it honours CARGO_TARGET_DIR, relative to ROOT).
+RELEASE = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "release")
 
 
 # GNU time reports a command's own peak RSS; without it, wait4's figure is
@@ -201,8 +203,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--work", help="where caches are generated (default target/bench)")
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/sstate-cache-management"))
-    ap.add_argument("--gencache", default=os.path.join(ROOT, "target/release/examples/gencache"))
+    ap.add_argument("--bin", default=os.path.join(RELEASE, "sstate-cache-management"))
+    ap.add_argument("--gencache", default=os.path.join(RELEASE, "examples/gencache"))
     ap.add_argument("--no-build", action="store_true", help="use --bin and --gencache as they are")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (for the test suite)")
     ap.add_argument("--json", help="also write the raw results here")

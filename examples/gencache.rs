@@ -12,7 +12,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use sstate_cache_management::corpus::{CorpusSpec, generate};
+use sstate_corpus::{CorpusSpec, generate};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;

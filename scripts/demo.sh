@@ -8,8 +8,9 @@ demo=target/demo
 rm -rf "$demo"
 mkdir -p "$demo"
 cargo build --release --quiet --bin sstate-cache-management --example gencache
-target/release/examples/gencache --objects "${OBJECTS:-2000}" --seed 1 --stamps "$demo/stamps" "$demo/sstate-cache"
-bin=target/release/sstate-cache-management
+release=${CARGO_TARGET_DIR:-target}/release
+"$release/examples/gencache" --objects "${OBJECTS:-2000}" --seed 1 --stamps "$demo/stamps" "$demo/sstate-cache"
+bin=$release/sstate-cache-management
 idx=(--index "$demo/index.sqlite")
 set -x
 "$bin" --cache-dir "$demo/sstate-cache" "${idx[@]}" -d -n

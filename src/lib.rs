@@ -10,9 +10,8 @@
 //!   on a warm index by re-stat-ing what it depends on.
 //! - [`deps`], [`siginfo`]: dependency edges read from siginfo files.
 //! - [`remove`]: re-check and unlink whole objects, beneath the cache root.
-//! - [`corpus`]: a generator of realistic caches for tests and benchmarks.
+//! - [`lock`], [`trash`]: one writer at a time; undoable cleanups.
 
-pub mod corpus;
 pub mod deps;
 pub mod index;
 pub mod lock;
