@@ -145,6 +145,9 @@ pub struct Plan {
     pub edges: Option<EdgeReport>,
     /// `-L` targets planned for removal.
     pub link_targets: u64,
+    /// Milliseconds in the policies' queries, in re-stats, in counting.
+    pub select_ms: u64,
+    pub summarise_ms: u64,
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -189,7 +192,9 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
     }
     loop {
         plan.passes += 1;
+        let t = std::time::Instant::now();
         let budget = select_once(&index.conn, req)?;
+        plan.select_ms += t.elapsed().as_millis() as u64;
         index
             .conn
             .execute_batch("DELETE FROM temp.restat_todo;")
@@ -223,7 +228,9 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
                 continue;
             }
         }
+        let t = std::time::Instant::now();
         summarise(&index.conn, req, budget, &mut plan)?;
+        plan.summarise_ms = t.elapsed().as_millis() as u64;
         break;
     }
     if req.follow_symlinks {

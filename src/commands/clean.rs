@@ -278,12 +278,15 @@ impl Render<'_> {
             }
         }
         eprintln!(
-            "Plan: {} pass(es); re-stat {} entries of {} objects ({} changed, {} gone) to see reuse",
+            "Plan: {} pass(es), policies {} ms; re-stat {} entries of {} objects ({} changed, {} gone) to see reuse, {} ms; counting {} ms",
             plan.passes,
+            plan.select_ms,
             plan.restat.entries,
             plan.restat.objects,
             plan.restat.changed,
-            plan.restat.gone
+            plan.restat.gone,
+            plan.restat.duration_ms,
+            plan.summarise_ms
         );
         for p in &plan.policies {
             eprintln!(

@@ -4,35 +4,46 @@
 -- whose newest entry is newest. Objects tied at the boundary are all kept.
 -- populate_lic groups are never selected: they duplicate in normal builds.
 --
--- Yields (id, selected): selected = 1 for the objects to remove; 0 for kept
--- objects of groups that keep more than N because of ties (their mtimes
--- decide the plan, so the planner re-stats them too).
+-- Yields (id, selected): selected = 1 for the objects to remove; 0 for the
+-- kept objects of groups with a tie at the boundary (their mtimes decide
+-- the plan, so the planner re-stats them too).
+--
+-- The N-th newest time of each group (t) and the one after it (next_t)
+-- are index lookups on object_group, only for groups of more than N.
 WITH multi AS (
-    SELECT group_id FROM object GROUP BY group_id HAVING count(*) > :keep
+    SELECT group_id, MAX(archive_mtime_ns) IS NOT NULL AS has_archive
+    FROM object
+    GROUP BY group_id
+    HAVING count(*) > :keep
 ),
-ranked AS (
-    SELECT o.id, o.group_id, o.archive_mtime_ns,
-           MAX(o.archive_mtime_ns) OVER (PARTITION BY o.group_id)                        AS group_archive,
-           RANK() OVER (PARTITION BY o.group_id ORDER BY o.archive_mtime_ns DESC)        AS arank,
-           RANK() OVER (PARTITION BY o.group_id ORDER BY o.last_used_ns DESC)            AS urank
-    FROM object o
-    JOIN multi m ON m.group_id = o.group_id
+th AS MATERIALIZED (
+    SELECT m.group_id, m.has_archive,
+           CASE WHEN m.has_archive
+                THEN (SELECT o2.archive_mtime_ns FROM object o2
+                      WHERE o2.group_id = m.group_id AND o2.archive_mtime_ns IS NOT NULL
+                      ORDER BY o2.archive_mtime_ns DESC LIMIT 1 OFFSET :keep - 1)
+                ELSE (SELECT o2.last_used_ns FROM object o2 WHERE o2.group_id = m.group_id
+                      ORDER BY o2.last_used_ns DESC LIMIT 1 OFFSET :keep - 1)
+           END AS t,
+           CASE WHEN m.has_archive
+                THEN (SELECT o2.archive_mtime_ns FROM object o2
+                      WHERE o2.group_id = m.group_id AND o2.archive_mtime_ns IS NOT NULL
+                      ORDER BY o2.archive_mtime_ns DESC LIMIT 1 OFFSET :keep)
+                ELSE (SELECT o2.last_used_ns FROM object o2 WHERE o2.group_id = m.group_id
+                      ORDER BY o2.last_used_ns DESC LIMIT 1 OFFSET :keep)
+           END AS next_t
+    FROM multi m
+    JOIN grp g ON g.id = m.group_id
+    WHERE g.task <> 'populate_lic'
 ),
 judged AS (
-    SELECT id, group_id,
-           CASE WHEN group_archive IS NOT NULL
-                THEN archive_mtime_ns IS NULL OR arank > :keep
-                ELSE urank > :keep
+    SELECT o.id, th.t, th.next_t,
+           CASE WHEN th.has_archive
+                THEN o.archive_mtime_ns IS NULL OR o.archive_mtime_ns < th.t
+                ELSE o.last_used_ns < th.t
            END AS selected
-    FROM ranked
-),
-counted AS (
-    SELECT id, group_id, selected,
-           SUM(NOT selected) OVER (PARTITION BY group_id) AS kept
-    FROM judged
+    FROM th
+    JOIN object o ON o.group_id = th.group_id
 )
-SELECT c.id, c.selected
-FROM counted c
-JOIN grp g ON g.id = c.group_id
-WHERE g.task <> 'populate_lic'
-  AND (c.selected OR c.kept > :keep)
+SELECT id, selected FROM judged
+WHERE selected OR next_t = t

@@ -18,19 +18,42 @@ pub struct FileStat {
     pub is_file: bool,
 }
 
+/// The fields of a `stat` this tool uses, in one set of types (the raw
+/// field types differ between architectures, hence the casts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields {
+    pub size: u64,
+    pub blocks: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    pub ino: u64,
+    pub dev: u64,
+    pub file_type: FileType,
+}
+
+#[allow(clippy::unnecessary_cast)]
+pub fn fields(st: &rustix::fs::Stat) -> Fields {
+    Fields {
+        size: st.st_size as u64,
+        blocks: st.st_blocks as u64,
+        mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        ino: st.st_ino as u64,
+        dev: st.st_dev as u64,
+        file_type: FileType::from_raw_mode(st.st_mode),
+    }
+}
+
 /// A directory's change stamp (mtime, ctime in ns).
 pub fn dir_stamp(dir: impl AsFd) -> Result<(i64, i64), Errno> {
-    let st = rustix::fs::fstat(dir)?;
-    Ok((
-        ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
-    ))
+    let f = fields(&rustix::fs::fstat(dir)?);
+    Ok((f.mtime_ns, f.ctime_ns))
 }
 
 /// (device, inode) of a directory: the identity of the cache root.
 pub fn identity(dir: impl AsFd) -> Result<(u64, u64), Errno> {
-    let st = rustix::fs::fstat(dir)?;
-    Ok((st.st_dev as u64, st.st_ino as u64))
+    let f = fields(&rustix::fs::fstat(dir)?);
+    Ok((f.dev, f.ino))
 }
 
 fn ns(secs: i64, nsec: i64) -> i64 {
@@ -83,14 +106,13 @@ pub fn open_dir_beneath(root: impl AsFd, rel: &str) -> Result<OwnedFd, Errno> {
 
 /// `lstat` of `name` in `dir`.
 pub fn stat_in(dir: impl AsFd, name: &str) -> Result<FileStat, Errno> {
-    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-    let ft = FileType::from_raw_mode(st.st_mode);
+    let f = fields(&rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?);
     Ok(FileStat {
-        size: st.st_size as u64,
-        mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        ino: st.st_ino as u64,
-        is_symlink: ft == FileType::Symlink,
-        is_file: ft == FileType::RegularFile,
+        size: f.size,
+        mtime_ns: f.mtime_ns,
+        ino: f.ino,
+        is_symlink: f.file_type == FileType::Symlink,
+        is_file: f.file_type == FileType::RegularFile,
     })
 }
 

@@ -4,16 +4,21 @@
 //! directory mtime shows, so the incremental scan cannot see it. Before a
 //! plan is trusted, the planner asks for the objects its decisions depend
 //! on (those it would select, and ties) to be `lstat`-ed again; changed
-//! entries are written back and the object aggregates recomputed. Cost: one
-//! `lstat` per entry of those objects, in parallel, and nothing for the
-//! rest of the cache.
+//! entries are written back and the object aggregates recomputed.
+//!
+//! BitBake touches an archive together with its companions, so the
+//! archive carries the reuse signal: the first pass stats one entry per
+//! object (its archive; every entry of an object without one), and only
+//! objects whose first stat changed get their other entries stat-ed.
+//! Cost: about one `lstat` per object, in parallel, and nothing for the
+//! rest of the cache. (A companion touched alone is still caught by the
+//! removal's re-check, which keeps the object.)
 
 use super::writer::Stat;
 use crate::index::Index;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use rusqlite::params;
-use std::os::unix::fs::MetadataExt;
 
 /// Entries stat-ed per batch (bounds memory at any cache size).
 const BATCH: usize = 8192;
@@ -54,63 +59,75 @@ enum Fresh {
     Gone,
 }
 
-fn stat_now(root: &std::path::Path, rel: &str) -> std::io::Result<Stat> {
-    let md = std::fs::symlink_metadata(root.join(rel))?;
+/// `lstat` of `rel`, resolved from the open cache root.
+fn stat_now(root: &rustix::fd::OwnedFd, rel: &str) -> std::io::Result<Stat> {
+    let f = crate::remove::beneath::fields(&rustix::fs::statat(
+        root,
+        rel,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )?);
     Ok(Stat {
-        size: md.size(),
-        blocks: md.blocks(),
-        mtime_ns: md
-            .mtime()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(md.mtime_nsec()),
-        ino: md.ino(),
-        is_symlink: md.file_type().is_symlink(),
+        size: f.size,
+        blocks: f.blocks,
+        mtime_ns: f.mtime_ns,
+        ino: f.ino,
+        is_symlink: f.file_type == rustix::fs::FileType::Symlink,
     })
 }
 
-/// `lstat` every entry of the objects in `temp.restat_todo(id)` and write
-/// what changed back to the index (one transaction). Errors other than
-/// "gone" leave the entry as indexed: the removal checks it again anyway.
+/// The entries to stat: of the objects in `temp.restat_todo`, with the
+/// first pass's filter or the second pass's.
+fn rows(tx: &rusqlite::Transaction<'_>, filter: &str) -> Result<Vec<Row>> {
+    let mut stmt = tx
+        .prepare(&format!(
+            "SELECT o.id, e.id, e.kind,
+                    CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
+                    e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
+             FROM temp.restat_todo t
+             JOIN object o ON o.id = t.id
+             JOIN dir d    ON d.id = o.dir_id
+             JOIN entry e  ON e.object_id = o.id
+             WHERE {filter}
+             ORDER BY o.dir_id, o.id"
+        ))
+        .context("preparing the re-stat query")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Row {
+                object_id: r.get(0)?,
+                entry_id: r.get(1)?,
+                kind: r.get(2)?,
+                rel: r.get(3)?,
+                stat: Stat {
+                    size: r.get::<_, i64>(4)? as u64,
+                    blocks: r.get::<_, i64>(5)? as u64,
+                    mtime_ns: r.get(6)?,
+                    ino: r.get::<_, i64>(7)? as u64,
+                    is_symlink: r.get(8)?,
+                },
+            })
+        })
+        .context("reading the objects to re-stat")?;
+    rows.collect::<rusqlite::Result<_>>()
+        .context("reading the objects to re-stat")
+}
+
+/// The archive of each object, or every entry of an object without one.
+const FIRST_PASS: &str = "(e.kind = 'archive' OR o.archive_mtime_ns IS NULL)";
+/// The other entries of the objects whose first stat changed.
+const SECOND_PASS: &str = "NOT (e.kind = 'archive' OR o.archive_mtime_ns IS NULL)
+     AND o.id IN (SELECT object_id FROM temp.touched)";
+
+/// `lstat` the objects in `temp.restat_todo(id)` (see the module doc) and
+/// write what changed back to the index (one transaction). Errors other
+/// than "gone" leave the entry as indexed: the removal checks it again.
 pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
     let started = std::time::Instant::now();
-    let root = index.cache_root.clone();
+    let root = crate::remove::beneath::open_root(&index.cache_root).map_err(|e| {
+        anyhow::anyhow!("opening the cache dir {}: {e}", index.cache_root.display())
+    })?;
     let mut report = RestatReport::default();
     let tx = index.conn.transaction().context("starting the re-stat")?;
-    let rows: Vec<Row> = {
-        let mut stmt = tx
-            .prepare(
-                "SELECT o.id, e.id, e.kind,
-                        CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
-                        e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
-                 FROM temp.restat_todo t
-                 JOIN object o ON o.id = t.id
-                 JOIN dir d    ON d.id = o.dir_id
-                 JOIN entry e  ON e.object_id = o.id
-                 ORDER BY o.dir_id, o.id",
-            )
-            .context("preparing the re-stat query")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Row {
-                    object_id: r.get(0)?,
-                    entry_id: r.get(1)?,
-                    kind: r.get(2)?,
-                    rel: r.get(3)?,
-                    stat: Stat {
-                        size: r.get::<_, i64>(4)? as u64,
-                        blocks: r.get::<_, i64>(5)? as u64,
-                        mtime_ns: r.get(6)?,
-                        ino: r.get::<_, i64>(7)? as u64,
-                        is_symlink: r.get(8)?,
-                    },
-                })
-            })
-            .context("reading the objects to re-stat")?;
-        rows.collect::<rusqlite::Result<_>>()
-            .context("reading the objects to re-stat")?
-    };
-    report.entries = rows.len() as u64;
-    report.objects = rows.chunk_by(|a, b| a.object_id == b.object_id).count() as u64;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .thread_name(|i| format!("restat-{i}"))
@@ -123,68 +140,15 @@ pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
          DELETE FROM temp.touched;",
     )
     .context("preparing the re-stat tables")?;
-    {
-        let mut update = tx
-            .prepare(
-                "UPDATE entry SET size = ?2, blocks = ?3, mtime_ns = ?4, ino = ?5, is_symlink = ?6 WHERE id = ?1",
-            )
-            .context("preparing the re-stat update")?;
-        let mut delete = tx
-            .prepare("DELETE FROM entry WHERE id = ?1")
-            .context("preparing the re-stat delete")?;
-        let mut touch = tx
-            .prepare("INSERT OR IGNORE INTO temp.touched(object_id) VALUES (?1)")
-            .context("preparing the re-stat bookkeeping")?;
-        let mut siginfo_changed = tx
-            .prepare("INSERT OR IGNORE INTO temp.restat_changed(object_id) VALUES (?1)")
-            .context("preparing the re-stat bookkeeping")?;
-        for chunk in rows.chunks(BATCH) {
-            let fresh: Vec<Fresh> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|row| match stat_now(&root, &row.rel) {
-                        Ok(s) if s == row.stat => Fresh::Same,
-                        Ok(s) => Fresh::Changed(s),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
-                        Err(_) => Fresh::Same,
-                    })
-                    .collect()
-            });
-            for (row, f) in chunk.iter().zip(fresh) {
-                let siginfo_moved = match &f {
-                    Fresh::Same => continue,
-                    Fresh::Changed(s) => {
-                        report.changed += 1;
-                        update
-                            .execute(params![
-                                row.entry_id,
-                                s.size as i64,
-                                s.blocks as i64,
-                                s.mtime_ns,
-                                s.ino as i64,
-                                s.is_symlink
-                            ])
-                            .context("updating a re-stat-ed entry")?;
-                        s.ino != row.stat.ino || s.size != row.stat.size
-                    }
-                    Fresh::Gone => {
-                        report.gone += 1;
-                        delete
-                            .execute([row.entry_id])
-                            .context("dropping an entry gone since the scan")?;
-                        true
-                    }
-                };
-                touch
-                    .execute([row.object_id])
-                    .context("noting a re-stat-ed object")?;
-                if siginfo_moved && row.kind == "siginfo" {
-                    siginfo_changed
-                        .execute([row.object_id])
-                        .context("noting a changed siginfo")?;
-                }
-            }
+    for (pass, filter) in [FIRST_PASS, SECOND_PASS].into_iter().enumerate() {
+        let rows = rows(&tx, filter)?;
+        if pass == 0 {
+            report.objects = rows.chunk_by(|a, b| a.object_id == b.object_id).count() as u64;
+        } else if rows.is_empty() {
+            break;
         }
+        report.entries += rows.len() as u64;
+        apply(&tx, &pool, &root, &rows, &mut report)?;
     }
     if report.changed + report.gone > 0 {
         tx.execute_batch(
@@ -199,4 +163,77 @@ pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
     tx.commit().context("committing the re-stat")?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Stat `rows` in parallel and write what changed to the index, noting
+/// changed objects in temp.touched.
+fn apply(
+    tx: &rusqlite::Transaction<'_>,
+    pool: &rayon::ThreadPool,
+    root: &rustix::fd::OwnedFd,
+    rows: &[Row],
+    report: &mut RestatReport,
+) -> Result<()> {
+    let mut update = tx
+        .prepare(
+            "UPDATE entry SET size = ?2, blocks = ?3, mtime_ns = ?4, ino = ?5, is_symlink = ?6 WHERE id = ?1",
+        )
+        .context("preparing the re-stat update")?;
+    let mut delete = tx
+        .prepare("DELETE FROM entry WHERE id = ?1")
+        .context("preparing the re-stat delete")?;
+    let mut touch = tx
+        .prepare("INSERT OR IGNORE INTO temp.touched(object_id) VALUES (?1)")
+        .context("preparing the re-stat bookkeeping")?;
+    let mut siginfo_changed = tx
+        .prepare("INSERT OR IGNORE INTO temp.restat_changed(object_id) VALUES (?1)")
+        .context("preparing the re-stat bookkeeping")?;
+    for chunk in rows.chunks(BATCH) {
+        let fresh: Vec<Fresh> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|row| match stat_now(root, &row.rel) {
+                    Ok(s) if s == row.stat => Fresh::Same,
+                    Ok(s) => Fresh::Changed(s),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
+                    Err(_) => Fresh::Same,
+                })
+                .collect()
+        });
+        for (row, f) in chunk.iter().zip(fresh) {
+            let siginfo_moved = match &f {
+                Fresh::Same => continue,
+                Fresh::Changed(s) => {
+                    report.changed += 1;
+                    update
+                        .execute(params![
+                            row.entry_id,
+                            s.size as i64,
+                            s.blocks as i64,
+                            s.mtime_ns,
+                            s.ino as i64,
+                            s.is_symlink
+                        ])
+                        .context("updating a re-stat-ed entry")?;
+                    s.ino != row.stat.ino || s.size != row.stat.size
+                }
+                Fresh::Gone => {
+                    report.gone += 1;
+                    delete
+                        .execute([row.entry_id])
+                        .context("dropping an entry gone since the scan")?;
+                    true
+                }
+            };
+            touch
+                .execute([row.object_id])
+                .context("noting a re-stat-ed object")?;
+            if siginfo_moved && row.kind == "siginfo" {
+                siginfo_changed
+                    .execute([row.object_id])
+                    .context("noting a changed siginfo")?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -8,10 +8,12 @@
 //! followed.
 
 use crate::name;
+use crate::remove::beneath::fields;
 use crossbeam_channel::Sender;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 use std::collections::HashMap;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// One parsed entry as found on disk.
@@ -81,6 +83,9 @@ impl<'a> Known<'a> {
 
 struct Ctx<'a> {
     root: &'a Path,
+    /// The cache root, open: every path below is resolved from it, which
+    /// spares the kernel a walk of the root's own path per call.
+    root_fd: rustix::fd::OwnedFd,
     known: &'a Known<'a>,
     full: bool,
     tx: Sender<Event>,
@@ -100,8 +105,15 @@ pub fn walk(
         .thread_name(|i| format!("scan-{i}"))
         .build()
         .map_err(|e| anyhow::anyhow!("starting {jobs} scan threads: {e}"))?;
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot read the cache dir {}: {e}", root.display()))?;
     let ctx = Ctx {
         root,
+        root_fd,
         known,
         full,
         tx,
@@ -130,10 +142,6 @@ fn abs(root: &Path, rel: &str) -> PathBuf {
     }
 }
 
-fn ns(secs: i64, nsec: i64) -> i64 {
-    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
-}
-
 /// Visit the known subdirectories of `rel` (those the index holds), e.g.
 /// below a directory that is unchanged or could not be listed.
 fn visit_known_children<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: &str) {
@@ -147,21 +155,23 @@ fn visit_known_children<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: &str) {
 
 fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
     let path = abs(ctx.root, &rel);
+    let here = if rel.is_empty() { "." } else { rel.as_str() };
     let unreadable = |rel: String, e: &dyn std::fmt::Display| {
         let warning = format!("cannot read {}: {e}", path.display());
         Event::Unreadable { rel, warning }
     };
-    let md = match fs::symlink_metadata(&path) {
-        Ok(md) => md,
+    let st = match rustix::fs::statat(&ctx.root_fd, here, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
         // Gone since its parent was listed (or since the last scan).
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !rel.is_empty() => return,
+        Err(Errno::NOENT) if !rel.is_empty() => return,
         Err(e) => {
             visit_known_children(s, ctx, &rel);
-            let _ = ctx.tx.send(unreadable(rel, &e));
+            let _ = ctx.tx.send(unreadable(rel, &io(e)));
             return;
         }
     };
-    if !md.is_dir() {
+    let st = fields(&st);
+    if st.file_type != FileType::Directory {
         // Replaced by a file or a symlink since it was seen: not walked.
         if rel.is_empty() {
             let _ = ctx.tx.send(unreadable(rel, &"not a directory"));
@@ -169,19 +179,26 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         return;
     }
     let stamp = DirStamp {
-        mtime_ns: ns(md.mtime(), md.mtime_nsec()),
-        ctime_ns: ns(md.ctime(), md.ctime_nsec()),
+        mtime_ns: st.mtime_ns,
+        ctime_ns: st.ctime_ns,
     };
     if !ctx.full && ctx.known.dirs.get(&rel).map(|d| d.stamp) == Some(stamp) {
         visit_known_children(s, ctx, &rel);
         let _ = ctx.tx.send(Event::Unchanged { rel });
         return;
     }
-    let dir = match fs::read_dir(&path) {
+    let listed = rustix::fs::openat(
+        &ctx.root_fd,
+        here,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .and_then(|fd| Ok((rustix::fs::Dir::read_from(&fd)?, fd)));
+    let (dir, dirfd) = match listed {
         Ok(d) => d,
         Err(e) => {
             visit_known_children(s, ctx, &rel);
-            let _ = ctx.tx.send(unreadable(rel, &e));
+            let _ = ctx.tx.send(unreadable(rel, &io(e)));
             return;
         }
     };
@@ -193,22 +210,46 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             Err(e) => {
                 // A listing cut short would make what it missed look gone.
                 visit_known_children(s, ctx, &rel);
-                let _ = ctx.tx.send(unreadable(rel, &e));
+                let _ = ctx.tx.send(unreadable(rel, &io(e)));
                 return;
             }
         };
-        let file_name = match item.file_name().into_string() {
-            Ok(n) => n,
-            Err(raw) => {
+        let raw = item.file_name().to_bytes();
+        if raw == b"." || raw == b".." {
+            continue;
+        }
+        let file_name = match std::str::from_utf8(raw) {
+            Ok(n) => n.to_string(),
+            Err(_) => {
                 let _ = ctx.tx.send(Event::Warning(format!(
                     "skipping {}: name is not valid UTF-8 (never an sstate entry)",
-                    path.join(&raw).display()
+                    path.join(std::ffi::OsStr::from_bytes(raw)).display()
                 )));
                 continue;
             }
         };
-        let Ok(ft) = item.file_type() else { continue };
-        if ft.is_dir() {
+        // d_type when the file system gives it (NFS may not): else lstat.
+        let mut known_stat = None;
+        let ft = match item.file_type() {
+            FileType::Unknown => {
+                match rustix::fs::statat(&dirfd, file_name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => {
+                        let ft = FileType::from_raw_mode(st.st_mode);
+                        known_stat = Some(st);
+                        ft
+                    }
+                    Err(Errno::NOENT) => continue,
+                    Err(e) => {
+                        visit_known_children(s, ctx, &rel);
+                        let why = format!("{file_name}: {}", io(e));
+                        let _ = ctx.tx.send(unreadable(rel, &why));
+                        return;
+                    }
+                }
+            }
+            ft => ft,
+        };
+        if ft == FileType::Directory {
             // The tool's own dir (lock, trash) is never part of the cache.
             if !(rel.is_empty() && file_name == crate::TOOL_DIR) {
                 subdirs.push(join(&rel, &file_name));
@@ -217,39 +258,47 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         }
         // Only regular files and symlinks are entries: a FIFO, socket or
         // device named like one is never touched.
-        if !(ft.is_file() || ft.is_symlink()) {
+        if !(ft == FileType::RegularFile || ft == FileType::Symlink) {
             continue;
         }
         let Some(spans) = name::parse(&file_name).map(|n| n.spans(&file_name)) else {
             continue;
         };
-        // DirEntry::metadata is fstatat(AT_SYMLINK_NOFOLLOW) on the open
-        // directory: an lstat without building the path again.
-        match item.metadata() {
-            Ok(md) if md.is_file() || md.file_type().is_symlink() => entries.push(RawEntry {
-                size: md.size(),
-                blocks: md.blocks(),
-                mtime_ns: ns(md.mtime(), md.mtime_nsec()),
-                ino: md.ino(),
-                is_symlink: md.file_type().is_symlink(),
-                spans,
-                name: file_name,
-            }),
-            Ok(_) => {}
+        let st = match known_stat {
+            Some(st) => Ok(st),
+            None => rustix::fs::statat(&dirfd, file_name.as_str(), AtFlags::SYMLINK_NOFOLLOW),
+        };
+        match st {
+            Ok(st) => {
+                let st = fields(&st);
+                let ft = st.file_type;
+                if ft == FileType::RegularFile || ft == FileType::Symlink {
+                    entries.push(RawEntry {
+                        size: st.size,
+                        blocks: st.blocks,
+                        mtime_ns: st.mtime_ns,
+                        ino: st.ino,
+                        is_symlink: ft == FileType::Symlink,
+                        spans,
+                        name: file_name,
+                    });
+                }
+            }
             // Removed between readdir and lstat (a build or another
             // cleanup): it is simply not there any more.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(Errno::NOENT) => {}
             Err(e) => {
                 // An entry that cannot be stat-ed would look gone and leave
                 // its object half seen: the whole directory counts as
                 // unreadable instead.
                 visit_known_children(s, ctx, &rel);
-                let why = format!("{}: {e}", file_name);
+                let why = format!("{file_name}: {}", io(e));
                 let _ = ctx.tx.send(unreadable(rel, &why));
                 return;
             }
         }
     }
+    drop(dirfd);
     for child in subdirs {
         s.spawn(move |s| visit(s, ctx, child));
     }
@@ -264,4 +313,9 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         stamp,
         entries,
     });
+}
+
+/// An errno as the io::Error text users know ("Permission denied").
+fn io(e: Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
 }
