@@ -6,6 +6,7 @@ mod common;
 mod bench_smoke;
 mod cleanup;
 mod concurrency;
+mod hostile;
 mod index;
 mod interrupts;
 mod lastuse;
