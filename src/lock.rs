@@ -105,15 +105,19 @@ fn read_holder(file: &mut File) -> Option<Holder> {
 }
 
 /// Take the lock at `path` (creating the file), waiting up to `wait`.
-/// `Ok(None)` is not returned: a lock held too long is a [`Busy`] error.
+/// A lock held too long is a [`Busy`] error.
 pub fn acquire(path: &Path, wait: Duration, command: &str) -> Result<Lock> {
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)
         .with_context(|| format!("opening the lock file {}", path.display()))?;
+    acquire_file(file, path, wait, command)
+}
+
+fn acquire_file(mut file: File, path: &Path, wait: Duration, command: &str) -> Result<Lock> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
@@ -169,14 +173,27 @@ pub fn holder(path: &Path) -> Option<Holder> {
 /// lock support on that file system): the caller warns and goes on, since
 /// every removal is re-checked anyway.
 pub fn acquire_cache(cache_root: &Path, wait: Duration, command: &str) -> Result<Option<Lock>> {
+    use crate::remove::beneath;
     let path = cache_lock_path(cache_root);
-    if let Some(dir) = path.parent()
-        && let Err(e) = std::fs::create_dir(dir)
-        && e.kind() != std::io::ErrorKind::AlreadyExists
-    {
-        return Ok(None);
-    }
-    match acquire(&path, wait, command) {
+    let root = beneath::open_root(cache_root)
+        .map_err(|e| anyhow::anyhow!("opening the cache dir {}: {e}", cache_root.display()))?;
+    // Never through a symlink: the lock file is written to.
+    let opened =
+        beneath::open_tool_dir(&root).and_then(|dir| beneath::create_file_in(&dir, "lock", false));
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::Other => {
+            return Err(e).with_context(|| format!("taking the lock {}", path.display()));
+        }
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            anyhow::bail!(
+                "{} is a symlink; refusing to write through it (remove it and run again)",
+                path.display()
+            );
+        }
+        Err(_) => return Ok(None),
+    };
+    match acquire_file(file, &path, wait, command) {
         Ok(l) => Ok(Some(l)),
         Err(e) if e.downcast_ref::<Busy>().is_some() => Err(e),
         Err(e) => {

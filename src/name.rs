@@ -71,6 +71,11 @@ pub struct Name<'a> {
 /// over the bytes to find the seven separators, no allocation.
 pub fn parse(name: &str) -> Option<Name<'_>> {
     let body = name.strip_prefix(PREFIX)?;
+    // BitBake never writes control characters (a newline would also split
+    // every line-based listing): such a name is not an entry.
+    if body.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return None;
+    }
     let (ext, kind) = EXTENSIONS
         .iter()
         .copied()
@@ -326,6 +331,11 @@ mod tests {
             format!("sstate:busybox:a:1:r0:b:14:{H64}_.tar.zst"),
             format!("sstate:busybox:a:1:r0:b:14:x:{H64}_package.tar.zst"),
             format!("sstate:busybox:a:1:r0:b:{H64}_package.tar.zst"),
+            format!("sstate:busy\nbox:a:1:r0:b:14:{H64}_package.tar.zst"),
+            format!("sstate:busybox:a:1.36\r:r0:b:14:{H64}_package.tar.zst"),
+            format!("sstate:busybox:a:1:r0:b\t:14:{H64}_package.tar.zst"),
+            format!("sstate:busybox:a:1:r0:b:14:{H64}_package\x1b[2J.tar.zst"),
+            format!("sstate:busybox:a:1:r0:b:14:{H64}_package\x7f.tar.zst"),
         ] {
             assert!(parse(&n).is_none(), "{n} must not parse");
         }

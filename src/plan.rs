@@ -27,7 +27,7 @@
 use crate::deps::{self, EdgeReport};
 use crate::index::{self, Index, Totals};
 use crate::policy::{self, Policy, size::SizeSelection};
-use crate::scan::{self, RestatReport, UNREADABLE_UNKNOWN};
+use crate::scan::{self, RestatReport};
 use anyhow::{Context, Result, bail};
 use rusqlite::{named_params, params};
 use serde::Serialize;
@@ -279,10 +279,13 @@ fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<
         }
     }
     if req.needs_edges() {
+        // Any directory this scan could not read may hold objects that
+        // need what this run would remove (what an earlier scan saw there
+        // may have changed since: a chmod is a change too).
         let unknown: Option<String> = conn
             .query_row(
-                "SELECT path FROM dir WHERE unreadable = ?1 LIMIT 1",
-                [UNREADABLE_UNKNOWN],
+                "SELECT path FROM dir WHERE unreadable <> 0 ORDER BY path LIMIT 1",
+                [],
                 |r| r.get(0),
             )
             .map(Some)
@@ -628,6 +631,23 @@ fn plan_link_targets(index: &Index, warnings: &mut Vec<String>) -> Result<u64> {
         let Some(target) = link_target(&link) else {
             continue;
         };
+        // A target inside the cache is an entry of its own: the policies
+        // decide about it, not -L.
+        let target = match target.parent().map(std::fs::canonicalize) {
+            Some(Ok(dir)) => match target.file_name() {
+                Some(name) => dir.join(name),
+                None => continue,
+            },
+            _ => continue, // its directory is gone: only the link goes
+        };
+        if target.starts_with(&index.cache_root) {
+            warnings.push(format!(
+                "-L: {} points into the cache ({}); only the link is removed",
+                link.display(),
+                target.display()
+            ));
+            continue;
+        }
         let md = match std::fs::symlink_metadata(&target) {
             Ok(md) if md.is_file() => md,
             Ok(_) => {

@@ -51,18 +51,41 @@ pub fn new_run_name() -> String {
 /// Create the run's directory and its manifest; returns its path relative
 /// to the cache root (what [`crate::remove::Mode::Trash`] takes).
 pub fn begin(cache_root: &Path, name: &str, manifest: &Manifest) -> Result<String> {
+    use std::io::Write;
     let rel = format!("{}/{name}", rel_dir());
     let root = beneath::open_root(cache_root)
         .map_err(|e| anyhow::anyhow!("opening the cache dir {}: {e}", cache_root.display()))?;
-    beneath::create_dir_beneath(&root, &rel)
+    beneath::open_tool_dir(&root)
+        .with_context(|| format!("preparing the trash in {}", cache_root.display()))?;
+    let dir = beneath::create_dir_beneath(&root, &rel)
         .map_err(|e| anyhow::anyhow!("creating the trash dir {rel}: {e}"))?;
     let path = cache_root.join(&rel).join("run.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(manifest).context("encoding the trash manifest")?,
-    )
-    .with_context(|| format!("writing {}", path.display()))?;
+    beneath::create_file_in(&dir, "run.json", true)
+        .and_then(|mut f| {
+            f.write_all(&serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?)
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(rel)
+}
+
+/// The trash dir must be a real directory inside the cache (never a
+/// symlink out of it) before anything in it is listed, moved or deleted.
+fn check_layout(cache_root: &Path) -> Result<bool> {
+    for rel in [crate::TOOL_DIR.to_string(), rel_dir()] {
+        match std::fs::symlink_metadata(cache_root.join(&rel)) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => bail!(
+                "{} is a symlink or not a directory; refusing to use it as the trash",
+                cache_root.join(&rel).display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("looking at {}", cache_root.join(&rel).display()));
+            }
+        }
+    }
+    Ok(true)
 }
 
 fn tree_size(dir: &Path) -> (u64, u64) {
@@ -82,6 +105,9 @@ fn tree_size(dir: &Path) -> (u64, u64) {
 
 /// The runs in the trash, oldest first.
 pub fn list(cache_root: &Path) -> Result<Vec<TrashRun>> {
+    if !check_layout(cache_root)? {
+        return Ok(Vec::new());
+    }
     let dir = cache_root.join(rel_dir());
     let items = match std::fs::read_dir(&dir) {
         Ok(d) => d,
@@ -149,6 +175,7 @@ pub struct Restored {
 /// Move a run's files back into the cache, never replacing a file there.
 /// The run's directory goes once it is empty.
 pub fn restore(cache_root: &Path, run: &str) -> Result<Restored> {
+    check_layout(cache_root)?;
     let run_rel = format!("{}/{run}", rel_dir());
     let run_dir = cache_root.join(&run_rel);
     let root = beneath::open_root(cache_root)
@@ -188,8 +215,9 @@ pub fn restore(cache_root: &Path, run: &str) -> Result<Restored> {
         }
     }
     if out.kept_newer.is_empty() && out.failed.is_empty() {
-        std::fs::remove_dir_all(&run_dir)
-            .with_context(|| format!("removing the emptied trash run {}", run_dir.display()))?;
+        beneath::remove_tree_beneath(&root, &run_rel).map_err(|e| {
+            anyhow::anyhow!("removing the emptied trash run {}: {e}", run_dir.display())
+        })?;
     }
     Ok(out)
 }
@@ -198,13 +226,19 @@ pub fn restore(cache_root: &Path, run: &str) -> Result<Restored> {
 /// (RFC 3339 text compares in time order). Returns what went.
 pub fn empty(cache_root: &Path, before: Option<&str>) -> Result<Vec<TrashRun>> {
     let mut gone = Vec::new();
+    let root = beneath::open_root(cache_root)
+        .map_err(|e| anyhow::anyhow!("opening the cache dir {}: {e}", cache_root.display()))?;
     for run in list(cache_root)? {
         if before.is_some_and(|b| run.started_at.as_str() >= b) {
             continue;
         }
-        let dir = cache_root.join(rel_dir()).join(&run.name);
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("deleting the trash run {}", dir.display()))?;
+        let rel = format!("{}/{}", rel_dir(), run.name);
+        beneath::remove_tree_beneath(&root, &rel).map_err(|e| {
+            anyhow::anyhow!(
+                "deleting the trash run {}: {e}",
+                cache_root.join(&rel).display()
+            )
+        })?;
         gone.push(run);
     }
     Ok(gone)

@@ -166,3 +166,37 @@ fn trash_empty_frees_the_space() {
     assert_eq!(restore.code, 1);
     assert!(restore.stderr.contains("trash list"), "{}", restore.stderr);
 }
+
+#[test]
+fn trash_commands_never_follow_a_symlinked_tool_dir_out_of_the_cache() {
+    let cache = Cache::new();
+    cache.object(obj(
+        "busybox",
+        410,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO,
+        BASE,
+    ));
+    // Someone replaced the tool dir with a symlink to precious data that
+    // looks like a trash.
+    let outside = cache.outside("precious");
+    fs::create_dir_all(outside.join("trash/20260101T000000.000-1/keep")).expect("dirs");
+    fs::write(
+        outside.join("trash/20260101T000000.000-1/keep/file"),
+        b"data",
+    )
+    .expect("file");
+    std::os::unix::fs::symlink(&outside, cache.dir.join(".sstate-cache-management"))
+        .expect("symlink");
+    for args in [&["empty"][..], &["restore", "2026"][..], &["list"][..]] {
+        let run = cache.sub("trash", args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("symlink"), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(
+        fs::read(outside.join("trash/20260101T000000.000-1/keep/file")).expect("still there"),
+        b"data"
+    );
+    let run = cache.run(&["-d", "--trash", "-y"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}

@@ -171,3 +171,92 @@ pub fn list_names(dir: impl AsFd) -> Result<Vec<String>, Errno> {
 pub fn is_gone(e: Errno) -> bool {
     e == Errno::NOENT || e == Errno::STALE
 }
+
+/// Open (creating it if needed) the tool's own directory in the cache
+/// root, refusing a symlink or anything else that is not a directory: the
+/// lock and the trash are never written outside the cache.
+pub fn open_tool_dir(root: impl AsFd) -> std::io::Result<OwnedFd> {
+    let root = root.as_fd();
+    match rustix::fs::mkdirat(root, crate::TOOL_DIR, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    rustix::fs::openat(
+        root,
+        crate::TOOL_DIR,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == Errno::LOOP || e == Errno::NOTDIR {
+            std::io::Error::other(format!(
+                "{} in the cache is a symlink or not a directory; refusing to write through it",
+                crate::TOOL_DIR
+            ))
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// Create `name` in `dir` for writing, never following a symlink there.
+pub fn create_file_in(
+    dir: impl AsFd,
+    name: &str,
+    exclusive: bool,
+) -> std::io::Result<std::fs::File> {
+    let mut flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    if exclusive {
+        flags |= OFlags::EXCL;
+    }
+    let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o644))?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Delete the directory `rel` beneath `root` and everything in it,
+/// through directory handles only: a symlink inside is removed, never
+/// followed, and a symlink on the way there is refused.
+pub fn remove_tree_beneath(root: impl AsFd, rel: &str) -> Result<(), Errno> {
+    let (parent_rel, name) = match rel.rsplit_once('/') {
+        Some((p, n)) => (p, n),
+        None => ("", rel),
+    };
+    let parent = open_dir_beneath(root.as_fd(), parent_rel)?;
+    remove_tree_in(&parent, name)
+}
+
+fn remove_tree_in(parent: &OwnedFd, name: &str) -> Result<(), Errno> {
+    let dir = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut subdirs = Vec::new();
+    for item in rustix::fs::Dir::read_from(&dir)? {
+        let item = item?;
+        let raw = item.file_name().to_bytes();
+        if raw == b"." || raw == b".." {
+            continue;
+        }
+        let child = item.file_name().to_owned();
+        let is_dir = match item.file_type() {
+            FileType::Directory => true,
+            FileType::Unknown => {
+                rustix::fs::statat(&dir, child.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+            }
+            _ => false,
+        };
+        if is_dir {
+            subdirs.push(child);
+        } else {
+            rustix::fs::unlinkat(&dir, child.as_c_str(), AtFlags::empty())?;
+        }
+    }
+    for sub in subdirs {
+        let sub = sub.to_string_lossy().into_owned();
+        remove_tree_in(&dir, &sub)?;
+    }
+    rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)
+}

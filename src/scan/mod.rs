@@ -128,7 +128,8 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
                     rel,
                     stamp,
                     entries,
-                } => writer.listed(rel, stamp, entries, &mut report),
+                    relist,
+                } => writer.listed(rel, stamp, entries, relist, &mut report),
             };
             if let Err(e) = applied {
                 failure = Some(e);

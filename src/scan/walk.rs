@@ -33,10 +33,13 @@ pub struct RawEntry {
 #[derive(Debug)]
 pub enum Event {
     /// The directory was listed; `entries` holds every parsed entry in it.
+    /// `relist`: list it again next time whatever its stamp (it holds a
+    /// directory the walk does not enter, which must be reported again).
     Listed {
         rel: String,
         stamp: DirStamp,
         entries: Vec<RawEntry>,
+        relist: bool,
     },
     /// Its mtime is unchanged: it was only stat-ed, the index still holds.
     Unchanged { rel: String },
@@ -204,6 +207,20 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
     };
     let mut entries = Vec::new();
     let mut subdirs = Vec::new();
+    let mut relist = false;
+    // A directory the walk does not enter is reported as unreadable: what
+    // is inside is unknown (and dependency retention must not go on).
+    let odd_dir = |name: &str, why: &str| {
+        let child = join(&rel, name);
+        let warning = format!(
+            "not entering {}: {why} (BitBake never makes such a directory); it counts as unreadable",
+            path.join(name).display()
+        );
+        Event::Unreadable {
+            rel: child,
+            warning,
+        }
+    };
     for item in dir {
         let item = match item {
             Ok(i) => i,
@@ -221,10 +238,16 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         let file_name = match std::str::from_utf8(raw) {
             Ok(n) => n.to_string(),
             Err(_) => {
-                let _ = ctx.tx.send(Event::Warning(format!(
-                    "skipping {}: name is not valid UTF-8 (never an sstate entry)",
-                    path.join(std::ffi::OsStr::from_bytes(raw)).display()
-                )));
+                let lossy = String::from_utf8_lossy(raw).into_owned();
+                if item.file_type() == FileType::Directory {
+                    relist = true;
+                    let _ = ctx.tx.send(odd_dir(&lossy, "its name is not valid UTF-8"));
+                } else {
+                    let _ = ctx.tx.send(Event::Warning(format!(
+                        "skipping {}: name is not valid UTF-8 (never an sstate entry)",
+                        path.join(std::ffi::OsStr::from_bytes(raw)).display()
+                    )));
+                }
                 continue;
             }
         };
@@ -250,6 +273,14 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             ft => ft,
         };
         if ft == FileType::Directory {
+            if file_name.bytes().any(|b| b < 0x20 || b == 0x7f) {
+                relist = true;
+                let _ = ctx.tx.send(odd_dir(
+                    &file_name.escape_debug().to_string(),
+                    "its name has control characters",
+                ));
+                continue;
+            }
             // The tool's own dir (lock, trash) is never part of the cache.
             if !(rel.is_empty() && file_name == crate::TOOL_DIR) {
                 subdirs.push(join(&rel, &file_name));
@@ -312,6 +343,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         rel,
         stamp,
         entries,
+        relist,
     });
 }
 

@@ -231,13 +231,14 @@ impl<'t, 'k> Writer<'t, 'k> {
         rel: String,
         stamp: DirStamp,
         entries: Vec<RawEntry>,
+        relist: bool,
         report: &mut ScanReport,
     ) -> Result<()> {
         report.dirs_listed += 1;
         // A directory modified within the racy window is recorded as "list
         // again next time" (only mtime matters: a file added in the same
         // tick would leave it unchanged).
-        let stamp = if stamp.mtime_ns >= self.start_ns - RACY_WINDOW_NS {
+        let stamp = if relist || stamp.mtime_ns >= self.start_ns - RACY_WINDOW_NS {
             DirStamp {
                 mtime_ns: -1,
                 ctime_ns: -1,
