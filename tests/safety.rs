@@ -1144,3 +1144,63 @@ fn follow_symlink_target_used_while_the_prompt_waits_keeps_the_object() {
     assert!(fs::symlink_metadata(cache.path(&link)).is_ok(), "link kept");
     assert!(target.exists(), "target kept");
 }
+
+// ---------------------------------------------------------------------------
+// An archive left taken aside by a kill between its rename and its unlink
+
+#[test]
+fn archive_left_taken_aside_by_an_interrupted_removal_is_put_back() {
+    let cache = Cache::new();
+    let spec = obj(
+        "busybox",
+        240,
+        "populate_sysroot",
+        ARCHIVE_SIGINFO_SIG,
+        BASE,
+    );
+    let files = cache.object(spec.clone());
+    let archive = spec.rel_path(".tar.zst");
+    let aside = format!("{archive}.sscm-removing");
+    fs::rename(cache.path(&archive), cache.path(&aside)).expect("taking it aside");
+    // A dry run says so (and, not holding the cache, changes nothing).
+    let run = cache.run(&["--remove-orphans", "-n"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("taken aside"), "{}", run.stderr);
+    assert!(cache.path(&aside).exists());
+    // A removal run puts it back first: the object is whole, no orphan.
+    let run = cache.run(&["--remove-orphans", "-y"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("put back 1"), "{}", run.stderr);
+    assert_eq!(run.stdout_lines()[0], summary(0, 3));
+    assert_eq!(cache.files(), sorted([files]));
+}
+
+#[test]
+fn long_named_archive_left_taken_aside_is_put_back_too() {
+    let cache = Cache::new();
+    // A name near the limit (its .siginfo must still fit 255 bytes): the aside
+    // name cannot just add a suffix.
+    let pv: &'static str = Box::leak("9".repeat(105).into_boxed_str());
+    let spec = ObjectSpec {
+        pv,
+        ..obj("busybox", 241, "populate_sysroot", ARCHIVE_SIGINFO, BASE)
+    };
+    let name_len = spec.stem().len() + ".tar.zst".len();
+    assert!(
+        name_len > 255 - ".sscm-removing".len() && name_len + 8 <= 255,
+        "{name_len}"
+    );
+    let files = cache.object(spec.clone());
+    // Take it aside as the removal does for long names.
+    let archive = spec.rel_path(".tar.zst");
+    let name = archive.rsplit('/').next().expect("a name").to_string();
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let aside = format!("{}/.sscm-removing-{hash:016x}", spec.rel_dir());
+    fs::rename(cache.path(&archive), cache.path(&aside)).expect("taking it aside");
+    let run = cache.run(&["--remove-orphans", "-y"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("put back 1"), "{}", run.stderr);
+    assert_eq!(cache.files(), sorted([files]));
+}

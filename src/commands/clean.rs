@@ -64,8 +64,24 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
             wait: true,
         },
     )?;
-    let (mut index, scan, stamps) = (session.index, session.scan, session.stamps);
+    let (mut index, mut scan, stamps) = (session.index, session.scan, session.stamps);
     let _locks = session._locks;
+    if !scan.leftovers.is_empty() {
+        if cfg.dry_run {
+            warn(&format!(
+                "{} archives were left taken aside (*{}) by an interrupted removal; the next removal run puts them back",
+                scan.leftovers.len(),
+                remove::ASIDE
+            ));
+        } else {
+            // This run holds the cache: put them back, and see them again.
+            let n = remove::put_back(&cfg.cache.cache_root, &scan.leftovers)?;
+            warn(&format!(
+                "put back {n} archives an interrupted removal had taken aside"
+            ));
+            scan = super::rescan(&cfg.cache, &mut index)?;
+        }
+    }
     timings.scan = ms(t);
 
     // plan

@@ -82,6 +82,19 @@ pub fn open_session(cfg: &CacheConfig, want: Want<'_>) -> Result<Session> {
     })
 }
 
+/// Scan again within a session (its locks held by the caller).
+pub fn rescan(cfg: &CacheConfig, index: &mut Index) -> Result<ScanReport> {
+    let report = sstate_cache_management::scan::scan(
+        index,
+        ScanOptions {
+            jobs: cfg.jobs,
+            full: false,
+        },
+    )?;
+    report.warnings.iter().for_each(|w| warn(w));
+    Ok(report)
+}
+
 /// The default index location is created as needed; a directory given
 /// with `--index` must exist (a typo should not make a tree of dirs).
 fn ensure_index_dir(cfg: &CacheConfig) -> Result<()> {

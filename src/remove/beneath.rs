@@ -124,7 +124,12 @@ pub fn unlink_in(dir: impl AsFd, name: &str) -> Result<(), Errno> {
 /// Move `name` from `from` to `to` (same file system), never replacing
 /// a file already there.
 pub fn move_noreplace(from: impl AsFd, to: impl AsFd, name: &str) -> Result<(), Errno> {
-    rustix::fs::renameat_with(from, name, to, name, rustix::fs::RenameFlags::NOREPLACE)
+    rename_noreplace(from, name, to, name)
+}
+
+/// Rename `from/a` to `to/b`, never replacing a file already there.
+pub fn rename_noreplace(from: impl AsFd, a: &str, to: impl AsFd, b: &str) -> Result<(), Errno> {
+    rustix::fs::renameat_with(from, a, to, b, rustix::fs::RenameFlags::NOREPLACE)
 }
 
 /// Open (creating as needed, mode 0755) the directory `rel` beneath `root`.

@@ -453,6 +453,136 @@ fn target_unchanged(path: &Path, ino: u64, size: u64, mtime_ns: i64) -> bool {
     })
 }
 
+/// Remove the `-L` target of `e` (never in trash mode: the target is
+/// outside the cache). False when it could not be removed.
+fn remove_target(e: &Planned, trashing: bool, r: &mut UnitResult) -> bool {
+    let Some((path, ..)) = &e.target else {
+        return true;
+    };
+    if trashing {
+        return true;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            r.totals.targets_removed += 1;
+            r.targets.push((e.entry_id, path.display().to_string()));
+            true
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => true,
+        Err(err) => {
+            let why = format!("cannot remove its link target {}: {err}", path.display());
+            r.totals.failed += 1;
+            r.exceptions.push((e.entry_id, Exception::Failed(why)));
+            false
+        }
+    }
+}
+
+/// Put back archives an interrupted removal left taken aside (relative
+/// paths from the scan): each goes back to its name unless a file has
+/// that name again. Returns how many went back.
+pub fn put_back(cache_root: &Path, leftovers: &[String]) -> anyhow::Result<u64> {
+    let root = beneath::open_root(cache_root)
+        .map_err(|e| anyhow::anyhow!("opening the cache dir {}: {e}", cache_root.display()))?;
+    let mut n = 0;
+    for rel in leftovers {
+        let (dir_rel, name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+        let Ok(dir) = beneath::open_dir_beneath(&root, dir_rel) else {
+            continue;
+        };
+        let orig = match name.strip_suffix(ASIDE) {
+            Some(o) => Some(o.to_string()),
+            // A long name: find it among the archive names the object's
+            // companions (still there: the archive goes first) imply.
+            None => beneath::list_names(&dir).ok().and_then(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| crate::name::parse(n))
+                    .flat_map(|p| [format!("{}.tar.zst", p.stem), format!("{}.tgz", p.stem)])
+                    .find(|cand| aside_name(cand) == name)
+            }),
+        };
+        if let Some(orig) = orig
+            && beneath::rename_noreplace(&dir, name, &dir, &orig).is_ok()
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The suffix an archive has between being taken aside and unlinked.
+pub const ASIDE: &str = ".sscm-removing";
+/// The prefix of the aside name of an archive whose name is too long for
+/// the suffix (then `PREFIX` + 16 hex digits of a hash of the name).
+pub const ASIDE_LONG: &str = ".sscm-removing-";
+
+/// FNV-1a, 64 bits: names long aside files after the archive's name.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The name an archive has while it is taken aside: `NAME.sscm-removing`,
+/// or for names too long for that, `.sscm-removing-HASH`.
+pub fn aside_name(name: &str) -> String {
+    if name.len() + ASIDE.len() <= 255 {
+        format!("{name}{ASIDE}")
+    } else {
+        format!("{ASIDE_LONG}{:016x}", fnv1a(name.as_bytes()))
+    }
+}
+
+enum Take {
+    Done,
+    /// It changed between the re-check and the rename: put back.
+    UsedNow,
+    Err(Errno),
+    /// It changed, and could not be put back (a new file took its name).
+    Stuck(String),
+}
+
+/// Take the archive out of its name first (a rename, which a build's
+/// touch-by-path can no longer reach), check the file once more, then
+/// unlink it (or leave it in the trash). A touch that landed before the
+/// rename shows in that check: the archive goes back and the object stays.
+/// This closes the window between the re-check and the unlink for the one
+/// file BitBake touches first when it reuses an object.
+fn take_archive(dir: &OwnedFd, trash: Option<&OwnedFd>, e: &Planned) -> Take {
+    let aside = aside_name(&e.name);
+    let (held_in, held_as) = match trash {
+        None => (dir, aside.as_str()),
+        Some(t) => (t, e.name.as_str()),
+    };
+    let moved = match trash {
+        None => beneath::rename_noreplace(dir, &e.name, dir, &aside),
+        Some(t) => beneath::move_noreplace(dir, t, &e.name),
+    };
+    if let Err(err) = moved {
+        return Take::Err(err);
+    }
+    match beneath::stat_in(held_in, held_as) {
+        Ok(s) if unchanged(e, &s) => match trash {
+            None => match beneath::unlink_in(dir, &aside) {
+                Ok(()) => Take::Done,
+                Err(err) => Take::Stuck(format!(
+                    "taken aside as {aside} but not removed: {}",
+                    errno_text(err)
+                )),
+            },
+            Some(_) => Take::Done,
+        },
+        _ => match beneath::rename_noreplace(held_in, held_as, dir, &e.name) {
+            Ok(()) => Take::UsedNow,
+            Err(err) => Take::Stuck(format!(
+                "changed while being removed, and could not be put back ({}); it is left as {held_as}",
+                errno_text(err)
+            )),
+        },
+    }
+}
+
 fn remove_object(
     dir: &OwnedFd,
     trash: Option<&OwnedFd>,
@@ -529,30 +659,35 @@ fn remove_object(
             r.exceptions.push((e.entry_id, Exception::SkippedGone));
             continue;
         }
-        if let Some((path, ..)) = &e.target
-            && trash.is_none()
-        {
-            match std::fs::remove_file(path) {
-                Ok(()) => {
-                    r.totals.targets_removed += 1;
-                    r.targets.push((e.entry_id, path.display().to_string()));
+        // -L: the link's target goes with it, after the link itself when
+        // it is the archive (so that a link in use keeps its target).
+        if e.kind != "archive" && !remove_target(e, trash.is_some(), r) {
+            continue;
+        }
+        let done = if e.kind == "archive" {
+            match take_archive(dir, trash, e) {
+                Take::Done => {
+                    remove_target(e, trash.is_some(), r);
+                    Ok(())
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => {
-                    let why = format!("cannot remove its link target {}: {err}", path.display());
+                Take::UsedNow => {
+                    // Touched between the re-check and now: the object stays.
+                    skip_all(r, "used-since-scan");
+                    return;
+                }
+                Take::Err(err) => Err(err),
+                Take::Stuck(why) => {
                     r.totals.failed += 1;
-                    r.exceptions
-                        .push((e.entry_id, Exception::Failed(why.clone())));
-                    if e.kind == "archive" {
-                        stop = Some("the archive could not be removed".into());
-                    }
+                    r.exceptions.push((e.entry_id, Exception::Failed(why)));
+                    stop = Some("the archive could not be put back".into());
                     continue;
                 }
             }
-        }
-        let done = match trash {
-            None => beneath::unlink_in(dir, &e.name),
-            Some(t) => beneath::move_noreplace(dir, t, &e.name),
+        } else {
+            match trash {
+                None => beneath::unlink_in(dir, &e.name),
+                Some(t) => beneath::move_noreplace(dir, t, &e.name),
+            }
         };
         match done {
             Ok(()) => {

@@ -52,6 +52,8 @@ pub struct ScanReport {
     /// kept (never selected); `unknown_dirs` of them were never read at all.
     pub unreadable_dirs: u64,
     pub unknown_dirs: u64,
+    /// Archives an interrupted removal left taken aside (relative paths).
+    pub leftovers: Vec<String>,
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -118,6 +120,10 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
                 }
                 Event::Warning(w) => {
                     report.warnings.push(w);
+                    Ok(())
+                }
+                Event::Leftover(rel) => {
+                    report.leftovers.push(rel);
                     Ok(())
                 }
                 Event::Unreadable { rel, warning } if rel.is_empty() => {

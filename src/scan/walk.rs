@@ -48,6 +48,9 @@ pub enum Event {
     Unreadable { rel: String, warning: String },
     /// Something worth telling the user that does not concern a directory.
     Warning(String),
+    /// An archive an interrupted removal took aside (`NAME.sscm-removing`),
+    /// as a path relative to the cache root.
+    Leftover(String),
 }
 
 /// A directory's change stamp: mtime and ctime. Adding, removing or
@@ -293,6 +296,13 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             continue;
         }
         let Some(spans) = name::parse(&file_name).map(|n| n.spans(&file_name)) else {
+            let aside = match file_name.strip_suffix(crate::remove::ASIDE) {
+                Some(orig) => name::parse(orig).is_some_and(|n| n.kind == name::Kind::Archive),
+                None => file_name.starts_with(crate::remove::ASIDE_LONG),
+            };
+            if aside {
+                let _ = ctx.tx.send(Event::Leftover(join(&rel, &file_name)));
+            }
             continue;
         };
         let st = match known_stat {

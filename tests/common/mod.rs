@@ -641,7 +641,7 @@ pub fn disk_entries(cache: &Cache) -> Vec<Entry> {
         .filter(|p| {
             p.rsplit('/')
                 .next()
-                .is_some_and(|n| n.starts_with("sstate:"))
+                .is_some_and(|n| n.starts_with("sstate:") && !n.ends_with(".sscm-removing"))
         })
         .map(|path| {
             let md = std::fs::symlink_metadata(cache.path(&path)).expect("lstat of a cache file");
