@@ -124,7 +124,8 @@ pub struct CacheArgs {
     #[arg(long, value_name = "PATH")]
     pub index: Option<PathBuf>,
 
-    /// Threads for scanning and removing (more helps on NFS).
+    /// Threads for scanning, reading siginfo files and removing (more helps
+    /// on NFS, where every stat waits for the server; at most 256 are used).
     #[arg(short = 'j', long, value_name = "JOBS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: u32,
 

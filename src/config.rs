@@ -61,7 +61,11 @@ impl CacheConfig {
             full_rescan: args.full_rescan,
             verbose: args.verbose,
             wait: std::time::Duration::from_secs(args.wait),
-            command: std::env::args().collect::<Vec<_>>().join(" "),
+            // (args_os: an argument that is not UTF-8 must not panic.)
+            command: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod name;
 pub mod plan;
 pub mod policy;
+pub mod pool;
 pub mod remove;
 pub mod report;
 pub mod scan;

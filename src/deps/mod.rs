@@ -75,11 +75,7 @@ pub fn update(index: &mut Index, jobs: usize) -> Result<EdgeReport> {
         tx.commit().context("committing the dependency update")?;
         return Ok(report);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .thread_name(|i| format!("siginfo-{i}"))
-        .build()
-        .map_err(|e| anyhow::anyhow!("starting {jobs} siginfo threads: {e}"))?;
+    let pool = crate::pool::get(jobs)?;
     {
         let mut edge = tx
             .prepare("INSERT OR IGNORE INTO dep(hash_key, object_id) VALUES (?1, ?2)")

@@ -83,11 +83,14 @@ pub fn default_path(cache_root: &Path) -> Result<PathBuf> {
         },
     };
     let full = cache_root.to_string_lossy();
+    // Readable, and short enough that the whole file name stays within
+    // the 255 bytes file systems allow, however long the cache's name is.
     let base_name: String = cache_root
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "root".to_string())
         .chars()
+        .take(64)
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
                 c

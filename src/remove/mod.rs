@@ -195,23 +195,25 @@ pub fn apply(index: &Index, opts: &Options<'_>) -> Result<Totals> {
     let mut totals = Totals::default();
     let mut exceptions: Vec<(i64, Exception)> = Vec::new();
     let mut targets: Vec<(i64, String)> = Vec::new();
+    let pool = crate::pool::get(opts.jobs)?;
     std::thread::scope(|s| -> Result<()> {
-        for i in 0..opts.jobs.max(1) {
-            let (unit_rx, res_tx, root) = (unit_rx.clone(), res_tx.clone(), &root);
-            std::thread::Builder::new()
-                .name(format!("remove-{i}"))
-                .spawn_scoped(s, move || {
-                    for unit in unit_rx.iter() {
-                        let r = work(root, &unit, trash, opts);
-                        if res_tx.send(r).is_err() {
-                            break;
+        // The workers run on the shared pool; this thread reads the plan.
+        let (root, workers) = (&root, opts.jobs.clamp(1, crate::pool::MAX_THREADS));
+        s.spawn(move || {
+            pool.scope(|ps| {
+                for _ in 0..workers {
+                    let (unit_rx, res_tx) = (unit_rx.clone(), res_tx.clone());
+                    ps.spawn(move |_| {
+                        for unit in unit_rx.iter() {
+                            let r = work(root, &unit, trash, opts);
+                            if res_tx.send(r).is_err() {
+                                break;
+                            }
                         }
-                    }
-                })
-                .context("starting a removal thread")?;
-        }
-        drop(res_tx);
-        drop(unit_rx);
+                    });
+                }
+            });
+        });
         let streamed = stream_plan(conn, |unit| {
             if opts.interrupt.load(Ordering::Relaxed) != 0 {
                 // Not handed out: every entry is "not attempted".

@@ -128,11 +128,7 @@ pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
     })?;
     let mut report = RestatReport::default();
     let tx = index.conn.transaction().context("starting the re-stat")?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .thread_name(|i| format!("restat-{i}"))
-        .build()
-        .map_err(|e| anyhow::anyhow!("starting {jobs} re-stat threads: {e}"))?;
+    let pool = crate::pool::get(jobs)?;
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS restat_changed(object_id INTEGER PRIMARY KEY);
          DELETE FROM temp.restat_changed;
@@ -148,7 +144,7 @@ pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
             break;
         }
         report.entries += rows.len() as u64;
-        apply(&tx, &pool, &root, &rows, &mut report)?;
+        apply(&tx, pool, &root, &rows, &mut report)?;
     }
     if report.changed + report.gone > 0 {
         tx.execute_batch(

@@ -106,11 +106,7 @@ pub fn walk(
     jobs: usize,
     tx: Sender<Event>,
 ) -> anyhow::Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .thread_name(|i| format!("scan-{i}"))
-        .build()
-        .map_err(|e| anyhow::anyhow!("starting {jobs} scan threads: {e}"))?;
+    let pool = crate::pool::get(jobs)?;
     let root_fd = rustix::fs::open(
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
