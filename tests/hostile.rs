@@ -1645,7 +1645,6 @@ impl Damaged {
 }
 
 #[test]
-#[ignore = "fails: garbage in a data page of a settled index is not found by the scan; planning fails with 'database disk image is malformed' (exit 1) instead of rebuilding"]
 fn index_with_garbage_in_data_pages_is_rebuilt_for_dry_runs() {
     let d = damaged_index();
     // Every case is tried; the failure lists what each one did.
@@ -1679,7 +1678,6 @@ fn index_with_garbage_in_data_pages_is_rebuilt_for_dry_runs() {
 }
 
 #[test]
-#[ignore = "fails: garbage in a data page of a settled index makes -d -y fail ('database disk image is malformed') instead of rebuilding and removing what a fresh index plans"]
 fn index_with_garbage_in_data_pages_is_rebuilt_for_removals() {
     let d = damaged_index();
     d.reset();
@@ -1710,7 +1708,6 @@ fn index_with_garbage_in_data_pages_is_rebuilt_for_removals() {
 }
 
 #[test]
-#[ignore = "fails: report and query on an index with garbage in a data page fail with 'database disk image is malformed' instead of rebuilding"]
 fn index_with_garbage_in_data_pages_is_rebuilt_for_report_and_query() {
     let d = damaged_index();
     let fresh_index = d.cache.outside("fresh.sqlite");

@@ -53,42 +53,16 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     let render = Render { cfg };
     let mut timings = Timings::default();
 
-    // scan
-    let t = Instant::now();
+    // scan, plan: nothing shown or removed yet, so an index found corrupt
+    // here is rebuilt and the stages run again.
     let root_identity = root_identity(&cfg.cache.cache_root);
-    let session = open_session(
-        &cfg.cache,
-        Want {
-            stamps_dirs: &cfg.stamps_dirs,
-            lock_cache: !cfg.dry_run,
-            wait: true,
-        },
-    )?;
-    let (mut index, mut scan, stamps) = (session.index, session.scan, session.stamps);
-    let _locks = session._locks;
-    if !scan.leftovers.is_empty() {
-        if cfg.dry_run {
-            warn(&format!(
-                "{} archives were left taken aside (*{}) by an interrupted removal; the next removal run puts them back",
-                scan.leftovers.len(),
-                remove::ASIDE
-            ));
-        } else {
-            // This run holds the cache: put them back, and see them again.
-            let n = remove::put_back(&cfg.cache.cache_root, &scan.leftovers)?;
-            warn(&format!(
-                "put back {n} archives an interrupted removal had taken aside"
-            ));
-            scan = super::rescan(&cfg.cache, &mut index)?;
-        }
-    }
-    timings.scan = ms(t);
-
-    // plan
-    let t = Instant::now();
-    let request = cfg.request(stamps);
-    let plan = plan::plan(&mut index, &request)?;
-    timings.plan = ms(t);
+    let Prepared {
+        mut index,
+        scan,
+        request,
+        plan,
+        locks: _locks,
+    } = super::with_rebuild(&cfg.cache, || prepare(cfg, &mut timings))?;
     plan.warnings.iter().for_each(|w| warn(w));
     render.explain_plan(&plan);
 
@@ -204,6 +178,59 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         1
     } else {
         0
+    })
+}
+
+/// What the scan and plan stages hand on.
+struct Prepared {
+    index: Index,
+    scan: ScanReport,
+    request: plan::Request,
+    plan: Plan,
+    locks: Vec<sstate_cache_management::lock::Lock>,
+}
+
+/// The scan and plan stages.
+fn prepare(cfg: &CleanConfig, timings: &mut Timings) -> Result<Prepared> {
+    let t = Instant::now();
+    let session = open_session(
+        &cfg.cache,
+        Want {
+            stamps_dirs: &cfg.stamps_dirs,
+            lock_cache: !cfg.dry_run,
+            wait: true,
+            check: !cfg.dry_run,
+        },
+    )?;
+    let (mut index, mut scan, stamps) = (session.index, session.scan, session.stamps);
+    if !scan.leftovers.is_empty() {
+        if cfg.dry_run {
+            warn(&format!(
+                "{} archives were left taken aside (*{}) by an interrupted removal; the next removal run puts them back",
+                scan.leftovers.len(),
+                remove::ASIDE
+            ));
+        } else {
+            // This run holds the cache: put them back, and see them again.
+            let n = remove::put_back(&cfg.cache.cache_root, &scan.leftovers)?;
+            warn(&format!(
+                "put back {n} archives an interrupted removal had taken aside"
+            ));
+            scan = super::rescan(&cfg.cache, &mut index)?;
+        }
+    }
+    timings.scan = ms(t);
+
+    let t = Instant::now();
+    let request = cfg.request(stamps);
+    let plan = plan::plan(&mut index, &request)?;
+    timings.plan = ms(t);
+    Ok(Prepared {
+        index,
+        scan,
+        request,
+        plan,
+        locks: session._locks,
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Want<'a> {
     pub lock_cache: bool,
     /// Wait for a busy lock (`cfg.wait`), or fail with `lock::Busy` at once.
     pub wait: bool,
+    /// Run `PRAGMA quick_check` on the index before trusting it.
+    pub check: bool,
 }
 
 /// Lock, open and scan the index while the stamps of `stamps_dirs` (if
@@ -64,7 +66,7 @@ pub fn open_session(cfg: &CacheConfig, want: Want<'_>) -> Result<Session> {
     let stamps_dirs = want.stamps_dirs;
     let (found, scanned) = std::thread::scope(|s| {
         let found = (!stamps_dirs.is_empty()).then(|| s.spawn(|| stamps::collect(stamps_dirs)));
-        let scanned = open_and_scan(cfg);
+        let scanned = open_and_scan(cfg, want.check);
         let found = found
             .map(|h| {
                 h.join()
@@ -80,6 +82,27 @@ pub fn open_session(cfg: &CacheConfig, want: Want<'_>) -> Result<Session> {
         stamps: found?,
         _locks: locks,
     })
+}
+
+/// Run `stages` (which open a session: lock, open, scan, plan); if they
+/// fail because the index is corrupt, move it aside and run them once more
+/// on a new index built from the cache. Only for stages that show and
+/// remove nothing.
+pub fn with_rebuild<T>(cfg: &CacheConfig, mut stages: impl FnMut() -> Result<T>) -> Result<T> {
+    match stages() {
+        Err(e) if index::is_corruption(&e) && cfg.index_path.exists() => {
+            let aside = index::move_aside(&cfg.index_path).with_context(|| {
+                format!("index {} is corrupt ({e:#})", cfg.index_path.display())
+            })?;
+            warn(&format!(
+                "index {} is corrupt ({e:#}); moved it to {}, rebuilding from the cache",
+                cfg.index_path.display(),
+                aside.display()
+            ));
+            stages()
+        }
+        other => other,
+    }
 }
 
 /// Scan again within a session (its locks held by the caller).
@@ -137,13 +160,28 @@ pub fn warn(msg: &str) {
 /// Open the index and bring it up to date (the caller holds the index
 /// lock). An index found corrupt in the middle of the scan is moved aside
 /// and rebuilt once.
-fn open_and_scan(cfg: &CacheConfig) -> Result<(Index, ScanReport)> {
+fn open_and_scan(cfg: &CacheConfig, check: bool) -> Result<(Index, ScanReport)> {
     let opts = ScanOptions {
         jobs: cfg.jobs,
         full: cfg.full_rescan,
     };
     let (mut idx, notes) = Index::open(&cfg.index_path, &cfg.cache_root)?;
     notes.warnings.iter().for_each(|w| warn(w));
+    // A run that may remove, or an explicit scan, checks the index first:
+    // a plan from a damaged index is not one to act on.
+    if check
+        && !notes.created
+        && let Some(problem) = idx.quick_check()?
+    {
+        drop(idx);
+        let aside = index::move_aside(&cfg.index_path)?;
+        warn(&format!(
+            "index {} failed its check ({problem}); moved it to {}, rebuilding from the cache",
+            cfg.index_path.display(),
+            aside.display()
+        ));
+        idx = Index::open(&cfg.index_path, &cfg.cache_root)?.0;
+    }
     if cfg.verbose {
         eprintln!(
             "Scanning {} (index {}{})",

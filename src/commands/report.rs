@@ -17,6 +17,12 @@ use std::path::PathBuf;
 const AGES: &[(&str, i64)] = &[("older-than 30d", 30), ("older-than 90d", 90)];
 
 pub fn run(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> Result<i32> {
+    // Everything is printed at the end: a corrupt index found on the way
+    // is rebuilt and the report made again.
+    super::with_rebuild(cfg, || report_once(cfg, stamps_dirs, format))
+}
+
+fn report_once(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> Result<i32> {
     // Never wait for a cleanup: when one holds the index, report what the
     // index holds as of its last scan, read-only.
     let session = match open_session(
@@ -25,6 +31,7 @@ pub fn run(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> R
             stamps_dirs,
             lock_cache: false,
             wait: false,
+            check: false,
         },
     ) {
         Ok(s) => Some(s),

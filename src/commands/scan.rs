@@ -7,14 +7,17 @@ use anyhow::{Context, Result};
 use sstate_cache_management::units::human_bytes;
 
 pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
-    let session = open_session(
-        cfg,
-        Want {
-            stamps_dirs: &[],
-            lock_cache: false,
-            wait: true,
-        },
-    )?;
+    let session = super::with_rebuild(cfg, || {
+        open_session(
+            cfg,
+            Want {
+                stamps_dirs: &[],
+                lock_cache: false,
+                wait: true,
+                check: true,
+            },
+        )
+    })?;
     let r = session.scan;
     match format {
         Format::Text => {

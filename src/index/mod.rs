@@ -480,6 +480,23 @@ impl Index {
         checkpoint(&self.conn, &self.path)
     }
 
+    /// `PRAGMA quick_check`: None when the database is sound, else what
+    /// SQLite found (its first lines).
+    pub fn quick_check(&self) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check(5)")
+            .with_context(|| format!("checking index {}", self.path.display()))?;
+        let rows: Vec<String> = match stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        {
+            Ok(rows) => rows,
+            Err(e) => return Ok(Some(e.to_string())),
+        };
+        Ok((rows != ["ok"]).then(|| rows.join("; ")))
+    }
+
     /// Entry count, object count and bytes currently indexed.
     pub fn totals(&self) -> Result<Totals> {
         totals(&self.conn)

@@ -46,6 +46,9 @@ pub trait RowSink {
     fn columns(&mut self, columns: &[String]) -> std::io::Result<()>;
     fn row(&mut self, row: &[Value]) -> std::io::Result<()>;
     fn finish(&mut self) -> std::io::Result<()>;
+    /// Whether anything reached the writer yet (a query that fails before
+    /// can be run again without printing twice).
+    fn written(&self) -> bool;
 }
 
 /// Rows a text table buffers to size its columns; later rows use those
@@ -151,10 +154,38 @@ impl<W: std::io::Write> RowSink for TextSink<W> {
         }
         self.out.flush()
     }
+
+    fn written(&self) -> bool {
+        self.layout.is_some()
+    }
 }
 
 /// CSV (RFC 4180) with a header line; fields quoted when they need it.
-pub struct CsvSink<W: std::io::Write>(pub W);
+/// The header is written with the first row (or at the end).
+pub struct CsvSink<W: std::io::Write> {
+    out: W,
+    header: Option<Vec<String>>,
+    written: bool,
+}
+
+impl<W: std::io::Write> CsvSink<W> {
+    pub fn new(out: W) -> Self {
+        CsvSink {
+            out,
+            header: None,
+            written: false,
+        }
+    }
+
+    fn header(&mut self) -> std::io::Result<()> {
+        if let Some(h) = self.header.take() {
+            let line: Vec<String> = h.iter().map(|c| csv_field(c)).collect();
+            writeln!(self.out, "{}", line.join(","))?;
+            self.written = true;
+        }
+        Ok(())
+    }
+}
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -166,17 +197,23 @@ fn csv_field(s: &str) -> String {
 
 impl<W: std::io::Write> RowSink for CsvSink<W> {
     fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
-        let line: Vec<String> = columns.iter().map(|c| csv_field(c)).collect();
-        writeln!(self.0, "{}", line.join(","))
+        self.header = Some(columns.to_vec());
+        Ok(())
     }
 
     fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        self.header()?;
         let line: Vec<String> = row.iter().map(|v| csv_field(&text_of(v))).collect();
-        writeln!(self.0, "{}", line.join(","))
+        writeln!(self.out, "{}", line.join(","))
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        self.header()?;
+        self.out.flush()
+    }
+
+    fn written(&self) -> bool {
+        self.written
     }
 }
 
@@ -200,10 +237,13 @@ impl<W: std::io::Write> JsonSink<W> {
 impl<W: std::io::Write> RowSink for JsonSink<W> {
     fn columns(&mut self, columns: &[String]) -> std::io::Result<()> {
         self.columns = columns.to_vec();
-        write!(self.out, "[")
+        Ok(())
     }
 
     fn row(&mut self, row: &[Value]) -> std::io::Result<()> {
+        if self.rows == 0 {
+            write!(self.out, "[")?;
+        }
         let obj: serde_json::Map<String, serde_json::Value> = self
             .columns
             .iter()
@@ -216,8 +256,12 @@ impl<W: std::io::Write> RowSink for JsonSink<W> {
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        writeln!(self.out, "{}]", if self.rows == 0 { "" } else { "\n" })?;
+        writeln!(self.out, "{}]", if self.rows == 0 { "[" } else { "\n" })?;
         self.out.flush()
+    }
+
+    fn written(&self) -> bool {
+        self.rows > 0
     }
 }
 
@@ -241,7 +285,7 @@ impl Table {
     /// CSV with a header line; fields quoted when they need it.
     pub fn to_csv(&self) -> String {
         let mut buf = Vec::new();
-        self.render(&mut CsvSink(&mut buf));
+        self.render(&mut CsvSink::new(&mut buf));
         String::from_utf8_lossy(&buf).into_owned()
     }
 
