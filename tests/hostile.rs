@@ -1199,7 +1199,6 @@ fn ro_listing(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "fails: with --index in a read-only dir, a dry run fails: 'opening the lock file ro/index.sqlite.lock: Permission denied', no plan and no hint about --index"]
 fn index_in_a_read_only_dir_still_allows_a_dry_run() {
     let (cache, old, index) = read_only_index_dir(600, false);
     let ro = index.parent().unwrap().to_path_buf();
@@ -1248,7 +1247,6 @@ fn index_in_a_read_only_dir_fails_a_removal_before_anything_is_removed() {
 }
 
 #[test]
-#[ignore = "fails: an existing index in a read-only dir can be neither planned with (-n: 'configuring index: attempt to write a readonly database') nor queried (query: 'reading cache path recorded in index: attempt to write a readonly database')"]
 fn existing_index_in_a_read_only_dir_still_serves_dry_runs_and_queries() {
     let (cache, old, index) = read_only_index_dir(620, true);
     let ro = index.parent().unwrap().to_path_buf();
@@ -1415,7 +1413,6 @@ fn index_on_a_full_disk_fails_before_anything_is_removed() {
 }
 
 #[test]
-#[ignore = "fails: with a little space left for the index, -d -y removes the files, then fails 'recording the cleanup in index ...: database or disk is full' with no 'Removed' line"]
 fn index_on_a_nearly_full_disk_fails_before_anything_is_removed() {
     let cache = generations_cache(150);
     let Some(fs_) = Tmpfs::mount(&cache, "4m") else {

@@ -80,6 +80,9 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     // apply
     let t = Instant::now();
     let trash_run = cfg.trash.then(trash::new_run_name);
+    if confirmed && plan.count.objects > 0 {
+        check_index_space(&index, plan.count.files)?;
+    }
     let totals = if confirmed && plan.count.objects > 0 {
         if cfg.cache.verbose {
             eprintln!(
@@ -129,7 +132,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         .filter(|_| confirmed && plan.count.objects > 0)
         .map(|n| format!("{}/{n}", trash::rel_dir()));
     let policies = request.policy_names();
-    let run_id = record_run(
+    let recorded = record_run(
         &mut index,
         &RunRecord {
             started_at: &started_at,
@@ -147,10 +150,27 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
             gone_word: if cfg.trash { "trashed" } else { "removed" },
         },
         confirmed && plan.count.objects > 0,
-    )
-    .with_context(|| format!("recording the cleanup in index {}", index.path.display()))?;
+    );
     timings.index_update = ms(t);
     drop(guard);
+    let run_id = match recorded {
+        Ok(id) => id,
+        Err(e) => {
+            // What was removed is gone whatever the index says: say so
+            // first; the next scan brings the index up to date.
+            let applied = Applied {
+                confirmed,
+                totals,
+                trash_dir,
+            };
+            render.result(&index, &scan, &plan, &applied, &timings)?;
+            return Err(e.context(format!(
+                "recording the cleanup in index {} (what the line above says was done is done; \
+                 the next run's scan finds the index up to date again)",
+                index.path.display()
+            )));
+        }
+    };
     if cfg.cache.verbose {
         eprintln!(
             "Timings: scan {} ms, plan {} ms, remove {} ms, index update {} ms (run #{run_id})",
@@ -200,6 +220,7 @@ fn prepare(cfg: &CleanConfig, timings: &mut Timings) -> Result<Prepared> {
             lock_cache: !cfg.dry_run,
             wait: true,
             check: !cfg.dry_run,
+            memory_ok: cfg.dry_run,
         },
     )?;
     let (mut index, mut scan, stamps) = (session.index, session.scan, session.stamps);
@@ -232,6 +253,35 @@ fn prepare(cfg: &CleanConfig, timings: &mut Timings) -> Result<Prepared> {
         plan,
         locks: session._locks,
     })
+}
+
+/// Bytes of index (history rows, index updates, the WAL that holds them
+/// until a checkpoint) one removed file costs, generously.
+const INDEX_BYTES_PER_FILE: u64 = 1024;
+
+/// Refuse to remove `files` files when the disk holding the index could
+/// not record it: removing and then failing to say so is worse than not
+/// starting.
+fn check_index_space(index: &Index, files: u64) -> Result<()> {
+    let dir = match index.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => std::path::Path::new("."),
+    };
+    let Ok(st) = rustix::fs::statvfs(dir) else {
+        return Ok(()); // cannot tell: go on, SQLite will say if it fails
+    };
+    let free = st.f_bavail.saturating_mul(st.f_frsize);
+    let need = files.saturating_mul(INDEX_BYTES_PER_FILE) + (1 << 20);
+    if free < need {
+        bail!(
+            "the disk holding the index {} is nearly full: recording the removal of {files} files needs about {}, \
+             and {} are free. Nothing was removed; free some space there, or pass --index PATH on another disk",
+            index.path.display(),
+            human_bytes(need),
+            human_bytes(free)
+        );
+    }
+    Ok(())
 }
 
 /// (device, inode) of the cache root, to refuse a root swapped mid-run.

@@ -36,6 +36,39 @@ pub struct Want<'a> {
     pub wait: bool,
     /// Run `PRAGMA quick_check` on the index before trusting it.
     pub check: bool,
+    /// When the index location cannot be written, work on a copy in
+    /// memory (dry runs, reports) instead of failing.
+    pub memory_ok: bool,
+}
+
+/// Whether the index (or, if it does not exist yet, its directory) can
+/// be written: the reason if not.
+fn index_location_writable(cfg: &CacheConfig) -> std::result::Result<(), String> {
+    use rustix::fs::Access;
+    let dir = match cfg
+        .index_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let why =
+        |e: rustix::io::Errno| std::io::Error::from_raw_os_error(e.raw_os_error()).to_string();
+    // The directory too: the WAL, its shared memory and the lock live there.
+    rustix::fs::access(&dir, Access::WRITE_OK | Access::EXEC_OK)
+        .map_err(|e| format!("{}: {}", dir.display(), why(e)))?;
+    match rustix::fs::access(&cfg.index_path, Access::WRITE_OK) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(why(e)),
+    }
+    // access() does not see a read-only mount as root: ask the file system.
+    if let Ok(st) = rustix::fs::statvfs(&dir)
+        && st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
+    {
+        return Err(format!("{} is on a read-only file system", dir.display()));
+    }
+    Ok(())
 }
 
 /// Lock, open and scan the index while the stamps of `stamps_dirs` (if
@@ -45,14 +78,37 @@ pub fn open_session(cfg: &CacheConfig, want: Want<'_>) -> Result<Session> {
     stamps::check_dirs(want.stamps_dirs)?;
     let mut locks = Vec::new();
     let wait = if want.wait { cfg.wait } else { Duration::ZERO };
-    ensure_index_dir(cfg)?;
+    // (The default location may be impossible to create, say with a
+    // read-only home: that is an unwritable location like any other.)
+    let dir_made = ensure_index_dir(cfg);
+    if !cfg.index_is_default {
+        dir_made?;
+    }
     // Refuse a foreign file before creating its lock file beside it.
     index::precheck(&cfg.index_path)?;
-    locks.push(lock::acquire(
-        &lock::index_lock_path(&cfg.index_path),
-        wait,
-        &cfg.command,
-    )?);
+    let memory = match index_location_writable(cfg) {
+        Ok(()) => false,
+        Err(why) if want.memory_ok => {
+            warn(&format!(
+                "the index {} cannot be written ({why}): this run works on a copy in memory, \
+                 which is not kept; pass --index PATH on a writable disk to keep one",
+                cfg.index_path.display()
+            ));
+            true
+        }
+        Err(why) => anyhow::bail!(
+            "the index {} cannot be written ({why}); a run that removes files needs to record it. \
+             Pass --index PATH on a writable disk (or fix the permissions); nothing was removed",
+            cfg.index_path.display()
+        ),
+    };
+    if !memory {
+        locks.push(lock::acquire(
+            &lock::index_lock_path(&cfg.index_path),
+            wait,
+            &cfg.command,
+        )?);
+    }
     if want.lock_cache {
         match lock::acquire_cache(&cfg.cache_root, wait, &cfg.command)? {
             Some(l) => locks.push(l),
@@ -66,7 +122,7 @@ pub fn open_session(cfg: &CacheConfig, want: Want<'_>) -> Result<Session> {
     let stamps_dirs = want.stamps_dirs;
     let (found, scanned) = std::thread::scope(|s| {
         let found = (!stamps_dirs.is_empty()).then(|| s.spawn(|| stamps::collect(stamps_dirs)));
-        let scanned = open_and_scan(cfg, want.check);
+        let scanned = open_and_scan(cfg, want.check, memory);
         let found = found
             .map(|h| {
                 h.join()
@@ -157,15 +213,19 @@ pub fn warn(msg: &str) {
     eprintln!("warning: {msg}");
 }
 
-/// Open the index and bring it up to date (the caller holds the index
-/// lock). An index found corrupt in the middle of the scan is moved aside
-/// and rebuilt once.
-fn open_and_scan(cfg: &CacheConfig, check: bool) -> Result<(Index, ScanReport)> {
+/// Open the index (or a copy of it in memory) and bring it up to date; the
+/// caller holds the index lock.
+fn open_and_scan(cfg: &CacheConfig, check: bool, memory: bool) -> Result<(Index, ScanReport)> {
     let opts = ScanOptions {
         jobs: cfg.jobs,
         full: cfg.full_rescan,
     };
-    let (mut idx, notes) = Index::open(&cfg.index_path, &cfg.cache_root)?;
+    let (mut idx, notes) = if memory {
+        let idx = Index::open_in_memory(&cfg.index_path, &cfg.cache_root)?;
+        (idx, index::OpenNotes::default())
+    } else {
+        Index::open(&cfg.index_path, &cfg.cache_root)?
+    };
     notes.warnings.iter().for_each(|w| warn(w));
     // A run that may remove, or an explicit scan, checks the index first:
     // a plan from a damaged index is not one to act on.
@@ -190,24 +250,8 @@ fn open_and_scan(cfg: &CacheConfig, check: bool) -> Result<(Index, ScanReport)> 
             if notes.created { ", new" } else { "" }
         );
     }
-    let report = match sstate_cache_management::scan::scan(&mut idx, opts) {
-        Ok(r) => r,
-        Err(e) if index::is_corruption(&e) => {
-            drop(idx);
-            let aside = index::move_aside(&cfg.index_path).with_context(|| {
-                format!("index {} is corrupt ({e:#})", cfg.index_path.display())
-            })?;
-            warn(&format!(
-                "index {} is corrupt ({e:#}); moved it to {}, rebuilding from the cache",
-                cfg.index_path.display(),
-                aside.display()
-            ));
-            let (fresh, _) = Index::open(&cfg.index_path, &cfg.cache_root)?;
-            idx = fresh;
-            sstate_cache_management::scan::scan(&mut idx, opts)?
-        }
-        Err(e) => return Err(e),
-    };
+    // (A corrupt index found by the scan is the callers' `with_rebuild`.)
+    let report = sstate_cache_management::scan::scan(&mut idx, opts)?;
     report.warnings.iter().for_each(|w| warn(w));
     if cfg.verbose {
         eprintln!(

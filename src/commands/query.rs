@@ -54,6 +54,7 @@ fn build(cfg: &CacheConfig) -> Result<super::Session> {
             lock_cache: false,
             wait: false,
             check: false,
+            memory_ok: false,
         },
     )
 }

@@ -32,6 +32,7 @@ fn report_once(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) 
             lock_cache: false,
             wait: false,
             check: false,
+            memory_ok: true,
         },
     ) {
         Ok(s) => Some(s),

@@ -15,6 +15,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 lock_cache: false,
                 wait: true,
                 check: true,
+                memory_ok: false,
             },
         )
     })?;

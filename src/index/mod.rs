@@ -179,6 +179,26 @@ fn probe(path: &Path) -> Result<Probe> {
     })
 }
 
+/// The schema, the application id and the cache path, in one transaction.
+fn init_schema(conn: &mut Connection, path: &Path, cache_root: &Path) -> Result<()> {
+    let root = cache_root
+        .to_str()
+        .with_context(|| format!("cache path {} is not valid UTF-8", cache_root.display()))?;
+    let tx = conn
+        .transaction()
+        .with_context(|| format!("starting to create index {}", path.display()))?;
+    tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+        .with_context(|| format!("marking index {}", path.display()))?;
+    apply_migrations(&tx, 0, path)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('cache_root', ?1), ('created_at', ?2), ('created_by', ?3)",
+        (root, now_rfc3339(), concat!("sstate-cache-management ", env!("CARGO_PKG_VERSION"))),
+    )
+    .with_context(|| format!("writing index metadata to {}", path.display()))?;
+    tx.commit()
+        .with_context(|| format!("committing the new index {}", path.display()))
+}
+
 /// Copy the WAL into the database file, so that its header (application
 /// id, schema version) is there for readers that probe the file itself.
 fn checkpoint(conn: &Connection, path: &Path) -> Result<()> {
@@ -286,6 +306,57 @@ fn configure(conn: &Connection, path: &Path) -> Result<Option<String>> {
     }))
 }
 
+/// A read-only connection to the index at `path`. A WAL database needs its
+/// shared-memory file, which a reader in a directory it cannot write may
+/// be unable to create: then the file is opened `immutable` (no writer
+/// can be at work in a directory nobody may write either).
+fn open_ro_connection(path: &Path) -> Result<Connection> {
+    let open = |uri: Option<String>| -> Result<Connection> {
+        let conn = match uri {
+            None => Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            ),
+            Some(u) => Connection::open_with_flags(
+                u,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            ),
+        }
+        .with_context(|| format!("opening index {} read-only", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
+        register_functions(&conn)
+            .with_context(|| format!("registering SQL functions on index {}", path.display()))?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .with_context(|| format!("reading index {}", path.display()))?;
+        Ok(conn)
+    };
+    match open(None) {
+        Ok(c) => Ok(c),
+        Err(e)
+            if e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<rusqlite::Error>(),
+                    Some(rusqlite::Error::SqliteFailure(f, _))
+                        if matches!(f.code, ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+                )
+            }) =>
+        {
+            let full = std::fs::canonicalize(path)
+                .with_context(|| format!("resolving index {}", path.display()))?;
+            let escaped = full
+                .to_string_lossy()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23");
+            open(Some(format!("file:{escaped}?immutable=1")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// SQL functions the schema relies on: `sscm_hash_key(unihash)` (the
 /// dependency key, see `deps::hash_key`), used by migrations.
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
@@ -358,28 +429,47 @@ impl Index {
         let mut conn =
             Connection::open(path).with_context(|| format!("creating index {}", path.display()))?;
         notes.warnings.extend(configure(&conn, path)?);
-        let root = cache_root
-            .to_str()
-            .with_context(|| format!("cache path {} is not valid UTF-8", cache_root.display()))?;
-        let tx = conn
-            .transaction()
-            .with_context(|| format!("starting to create index {}", path.display()))?;
-        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
-            .with_context(|| format!("marking index {}", path.display()))?;
-        apply_migrations(&tx, 0, path)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES ('cache_root', ?1), ('created_at', ?2), ('created_by', ?3)",
-            (root, now_rfc3339(), concat!("sstate-cache-management ", env!("CARGO_PKG_VERSION"))),
-        )
-        .with_context(|| format!("writing index metadata to {}", path.display()))?;
-        tx.commit()
-            .with_context(|| format!("committing the new index {}", path.display()))?;
+        init_schema(&mut conn, path, cache_root)?;
         checkpoint(&conn, path)?;
         Ok(Index {
             conn,
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
         })
+    }
+
+    /// An index in memory, for a dry run whose index location cannot be
+    /// written: a copy of the index at `path` if there is one of ours
+    /// (so the scan is still incremental), else an empty one.
+    pub fn open_in_memory(path: &Path, cache_root: &Path) -> Result<Index> {
+        let mut conn = Connection::open_in_memory().context("creating an index in memory")?;
+        register_functions(&conn).context("registering SQL functions")?;
+        conn.execute_batch("PRAGMA temp_store = MEMORY;")
+            .context("configuring the index in memory")?;
+        let copied = matches!(probe(path)?, Probe::Ours)
+            && open_ro_connection(path)
+                .and_then(|src| {
+                    let backup = rusqlite::backup::Backup::new(&src, &mut conn)
+                        .context("copying the index into memory")?;
+                    backup
+                        .run_to_completion(1024, Duration::ZERO, None)
+                        .context("copying the index into memory")
+                })
+                .is_ok();
+        let mut index = Index {
+            conn,
+            path: path.to_path_buf(),
+            cache_root: cache_root.to_path_buf(),
+        };
+        if copied && index.check_cache_root().is_ok() {
+            index.migrate()?;
+            return Ok(index);
+        }
+        let mut conn = Connection::open_in_memory().context("creating an index in memory")?;
+        register_functions(&conn).context("registering SQL functions")?;
+        init_schema(&mut conn, path, cache_root)?;
+        index.conn = conn;
+        Ok(index)
     }
 
     /// Open an existing index read-only (for `query`): SQLite itself refuses
@@ -401,13 +491,7 @@ impl Index {
                 path.display()
             ),
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("opening index {} read-only", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
+        let conn = open_ro_connection(path)?;
         let index = Index {
             conn,
             path: path.to_path_buf(),
