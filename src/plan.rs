@@ -187,14 +187,31 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         .execute_batch("DELETE FROM temp.restat_done; DELETE FROM temp.link_target;")
         .context("clearing the planning tables")?;
     check_preconditions(index, req, &mut plan)?;
-    if req.needs_edges() && !req.read_only {
-        plan.edges = Some(deps::update(index, req.jobs)?);
+    let edges = req.needs_edges() && !req.read_only;
+    // --max-size orders everything by effective last use: it needs every
+    // edge. Protection alone needs only the edges out of objects that stay.
+    let all_edges = req
+        .policies
+        .iter()
+        .any(|p| matches!(p, Policy::MaxSize { .. }) && req.deps_apply_to(p));
+    if edges && all_edges {
+        plan.edges = Some(deps::update(index, req.jobs, false)?);
     }
     loop {
         plan.passes += 1;
         let t = std::time::Instant::now();
         let budget = select_once(&index.conn, req)?;
         plan.select_ms += t.elapsed().as_millis() as u64;
+        if edges && !all_edges {
+            // Objects this pass keeps (or protects) whose edges are not
+            // known yet: read them and plan again.
+            let more = deps::update(index, req.jobs, true)?;
+            let read = more.read;
+            add_edges(&mut plan, more);
+            if read > 0 {
+                continue;
+            }
+        }
         index
             .conn
             .execute_batch("DELETE FROM temp.restat_todo;")
@@ -216,14 +233,9 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             if r.changed + r.gone > 0 {
                 // The disk differs from the index where the plan looked:
                 // plan again on the corrected index.
-                if req.needs_edges() {
-                    let again = deps::update(index, req.jobs)?;
-                    if let Some(e) = plan.edges.as_mut() {
-                        e.read += again.read;
-                        e.unreadable += again.unreadable;
-                        e.edges += again.edges;
-                        e.samples.extend(again.samples);
-                    }
+                if edges {
+                    let again = deps::update(index, req.jobs, !all_edges)?;
+                    add_edges(&mut plan, again);
                 }
                 continue;
             }
@@ -237,6 +249,19 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         plan.link_targets = plan_link_targets(index, &mut plan.warnings)?;
     }
     Ok(plan)
+}
+
+fn add_edges(plan: &mut Plan, more: EdgeReport) {
+    match plan.edges.as_mut() {
+        Some(e) => {
+            e.read += more.read;
+            e.unreadable += more.unreadable;
+            e.edges += more.edges;
+            e.duration_ms += more.duration_ms;
+            e.samples.extend(more.samples);
+        }
+        None => plan.edges = Some(more),
+    }
 }
 
 fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<()> {

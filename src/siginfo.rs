@@ -32,12 +32,72 @@ impl fmt::Display for Unreadable {
     }
 }
 
-/// The dependency unihashes named by the siginfo at `path`, lowercase hex,
-/// in file order. `buf` is scratch space reused between calls.
-pub fn read_deps(path: &Path, buf: &mut Vec<u8>) -> Result<Vec<String>, Unreadable> {
-    let file = std::fs::File::open(path).map_err(|e| Unreadable(format!("cannot open: {e}")))?;
-    decode(file, buf)?;
-    parse_deps(buf)
+/// Reads siginfo files, one after the other, reusing its zstd context and
+/// buffers (one per thread: creating a context per file cost as much as
+/// decoding a small file).
+pub struct Reader {
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+    compressed: Vec<u8>,
+    json: Vec<u8>,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            zstd: zstd::bulk::Decompressor::new().ok(),
+            compressed: Vec::new(),
+            json: Vec::new(),
+        }
+    }
+}
+
+impl Reader {
+    /// The dependency unihashes named by the siginfo at `path`, lowercase
+    /// hex, in file order.
+    pub fn read_deps(&mut self, path: &Path) -> Result<Vec<String>, Unreadable> {
+        use std::io::Read;
+        self.compressed.clear();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_DECOMPRESSED).read_to_end(&mut self.compressed))
+            .map_err(|e| Unreadable(format!("cannot read: {e}")))?;
+        match self.zstd.as_mut() {
+            Some(z) => decode_bulk(z, &self.compressed, &mut self.json)?,
+            None => decode(self.compressed.as_slice(), &mut self.json)?,
+        }
+        parse_deps(&self.json)
+    }
+}
+
+/// Decompress with a reused context. Frames written by the `zstd` tool
+/// from a pipe do not record their size: start at 8x and grow.
+fn decode_bulk(
+    z: &mut zstd::bulk::Decompressor<'static>,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Unreadable> {
+    let mut cap = (input.len() * 8).clamp(64 << 10, MAX_DECOMPRESSED as usize);
+    loop {
+        out.clear();
+        out.reserve(cap);
+        match z.decompress_to_buffer(input, out) {
+            Ok(_) => return Ok(()),
+            Err(_) if cap < MAX_DECOMPRESSED as usize => {
+                // Too small, or not zstd at all: the streaming decoder
+                // tells the two apart once the buffer is as big as allowed.
+                cap = (cap * 4).min(MAX_DECOMPRESSED as usize);
+                if cap == MAX_DECOMPRESSED as usize {
+                    return decode(input, out);
+                }
+            }
+            Err(_) => return decode(input, out),
+        }
+    }
+}
+
+/// The dependency unihashes named by the siginfo at `path` (a one-off
+/// [`Reader`]).
+pub fn read_deps(path: &Path, _buf: &mut Vec<u8>) -> Result<Vec<String>, Unreadable> {
+    Reader::default().read_deps(path)
 }
 
 /// Decompress a zstd stream into `buf` (replacing its contents).
@@ -60,7 +120,115 @@ fn decode(input: impl Read, buf: &mut Vec<u8>) -> Result<(), Unreadable> {
 }
 
 /// The values of the top-level `runtaskhashes` object of a JSON document.
+///
+/// The keys before it (`basehash`, `gendeps`, ... in sorted order) are
+/// skipped by their structure alone (strings, brackets), much faster than
+/// a validating parse; the `runtaskhashes` value itself is parsed by
+/// serde. A document the skip does not understand goes through serde
+/// from the start, which gives the precise error.
 pub fn parse_deps(json: &[u8]) -> Result<Vec<String>, Unreadable> {
+    match locate(json) {
+        Some(at) => {
+            let mut stream =
+                serde_json::Deserializer::from_slice(&json[at..]).into_iter::<Hashes>();
+            match stream.next() {
+                Some(Ok(h)) => h.0,
+                _ => parse_deps_serde(json),
+            }
+        }
+        None => parse_deps_serde(json),
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the string that starts at `b[i] == '"'`.
+fn end_of_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[k] == b'\\' {
+            j = k + 2;
+        } else {
+            return Some(k + 1);
+        }
+    }
+}
+
+/// The index just past the JSON value that starts at `b[i]`.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => end_of_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = end_of_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
+/// Where the value of the top-level key `runtaskhashes` starts.
+fn locate(b: &[u8]) -> Option<usize> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(b, i);
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = end_of_string(b, i)?;
+        let key = &b[i + 1..key_end - 1];
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        if key == b"runtaskhashes" {
+            return Some(i);
+        }
+        i = skip_ws(b, skip_value(b, i)?);
+        match b.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The same, by serde alone.
+fn parse_deps_serde(json: &[u8]) -> Result<Vec<String>, Unreadable> {
     let mut out = None;
     let mut de = serde_json::Deserializer::from_slice(json);
     let result = de::Deserializer::deserialize_map(&mut de, TopLevel { out: &mut out });
@@ -202,7 +370,39 @@ mod tests {
         assert!(err.0.contains("MiB"), "{err}");
     }
 
+    #[test]
+    fn the_fast_skip_agrees_with_serde() {
+        let docs = [
+            format!(
+                r#"{{"a":"x\"y\\","b":[1,{{"c":"]}}"}},true,null,-1.5e3],"runtaskhashes":{{"t":"{A}"}},"z":1}}"#
+            ),
+            format!("{{ \"a\" : [ ] ,\n\"runtaskhashes\" :\t{{ \"t\" : \"{B}\" }} }}"),
+            r#"{"gendeps":{"X":["Y","Z"]},"runtaskhashes":{}}"#.to_string(),
+        ];
+        for d in &docs {
+            assert_eq!(
+                parse_deps(d.as_bytes()),
+                parse_deps_serde(d.as_bytes()),
+                "{d}"
+            );
+            assert!(locate(d.as_bytes()).is_some(), "{d}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn fast_and_serde_agree_on_random_documents(
+            keys in proptest::collection::vec("[a-z_]{1,8}", 0..6),
+            vals in proptest::collection::vec("[\\[\\]{}\",:a-z0-9 ]{0,12}", 0..6),
+        ) {
+            let mut doc = String::from("{");
+            for (k, v) in keys.iter().zip(&vals) {
+                doc.push_str(&format!("{:?}:{:?},", k, v));
+            }
+            doc.push_str(&format!("\"runtaskhashes\":{{\"t\":\"{A}\"}}}}"));
+            proptest::prop_assert_eq!(parse_deps(doc.as_bytes()), parse_deps_serde(doc.as_bytes()));
+        }
+
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
             let _ = read(&bytes);

@@ -85,6 +85,11 @@ fn report_once(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) 
             }),
         ));
     }
+    // The report is where dependencies are looked at: know all of them
+    // (a cleanup reads only the siginfo files its plan needs).
+    if !read_only {
+        sstate_cache_management::deps::update(&mut index, cfg.jobs, false)?;
+    }
     let r = report::build(&mut index, &reclaim, now_ns)?;
     let out = match format {
         TableFormat::Table => text(cfg, &r),

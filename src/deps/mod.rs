@@ -45,9 +45,11 @@ pub struct EdgeReport {
     pub samples: Vec<(String, String)>,
 }
 
-/// Read the siginfo of every object whose edges are not known yet, on
-/// `jobs` threads, and store the edges. One transaction.
-pub fn update(index: &mut Index, jobs: usize) -> Result<EdgeReport> {
+/// Read the siginfo of every object whose edges are not known yet (with
+/// `only_kept`, of those not in the planner's `temp.selected`: an object
+/// that goes protects nothing), on `jobs` threads, and store the edges.
+/// One transaction.
+pub fn update(index: &mut Index, jobs: usize, only_kept: bool) -> Result<EdgeReport> {
     let started = std::time::Instant::now();
     let mut report = EdgeReport::default();
     let root = index.cache_root.clone();
@@ -62,8 +64,16 @@ pub fn update(index: &mut Index, jobs: usize) -> Result<EdgeReport> {
     )
     .context("marking objects without siginfo")?;
     let pending: Vec<(i64, String)> = {
+        let sql = include_str!("pending.sql").replace(
+            "/*scope*/",
+            if only_kept {
+                "AND o.id NOT IN (SELECT id FROM temp.selected)"
+            } else {
+                ""
+            },
+        );
         let mut stmt = tx
-            .prepare(include_str!("pending.sql"))
+            .prepare(&sql)
             .context("preparing the pending siginfo query")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -90,8 +100,8 @@ pub fn update(index: &mut Index, jobs: usize) -> Result<EdgeReport> {
             let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = pool.install(|| {
                 chunk
                     .par_iter()
-                    .map_init(Vec::new, |buf, (_, rel)| {
-                        siginfo::read_deps(&root.join(rel), buf)
+                    .map_init(siginfo::Reader::default, |reader, (_, rel)| {
+                        reader.read_deps(&root.join(rel))
                     })
                     .collect()
             });
