@@ -73,15 +73,35 @@ def median_of(n, fn):
     return (statistics.median(r[0] for r in results), max(r[1] for r in results), results[-1][2])
 
 
-def churn(cache, fraction, rng):
-    """Change `fraction` of the objects: remove half of them (all their
-    files), add as many new objects (archive + siginfo) in new hash dirs."""
+def archive_stems(cache):
     stems = {}
     for dirpath, _, files in os.walk(cache):
         for f in files:
             if f.startswith("sstate:") and f.endswith(".tar.zst"):
                 stems[os.path.join(dirpath, f[: -len(".tar.zst")])] = True
-    stems = sorted(stems)
+    return sorted(stems)
+
+
+def reuse(cache, fraction, rng):
+    """Builds reuse `fraction` of the objects: archive, .sig and .siginfo
+    touched in place (sstate_unpack_package), no directory changes."""
+    stems = archive_stems(cache)
+    now = time.time()
+    k = max(1, int(len(stems) * fraction))
+    for stem in rng.sample(stems, k):
+        for ext in (".tar.zst", ".tar.zst.sig", ".tar.zst.siginfo"):
+            try:
+                os.utime(stem + ext, (now, now))
+            except FileNotFoundError:
+                pass
+    return k
+
+
+def churn(cache, fraction, rng):
+    """Change `fraction` of the objects: remove half of them (all their
+    files), add as many new objects (archive + a real siginfo, copied from
+    one in the cache) in new hash dirs."""
+    stems = archive_stems(cache)
     k = max(2, int(len(stems) * fraction))
     picked = rng.sample(stems, k)
     for stem in picked[: k // 2]:
@@ -90,6 +110,14 @@ def churn(cache, fraction, rng):
                 os.unlink(stem + ext)
             except FileNotFoundError:
                 pass
+    siginfo = b"x" * 512
+    for stem in picked[:50]:
+        try:
+            with open(stem + ".tar.zst.siginfo", "rb") as fh:
+                siginfo = fh.read()
+            break
+        except FileNotFoundError:
+            continue
     for stem in picked[k // 2 :]:
         name = os.path.basename(stem)
         head, hash_task = name.rsplit(":", 1)
@@ -99,10 +127,17 @@ def churn(cache, fraction, rng):
         extrapath = rel[:-2] if len(rel) >= 2 else []
         d = os.path.join(cache, *extrapath, new_hash[:2], new_hash[2:4])
         os.makedirs(d, exist_ok=True)
-        for ext in (".tar.zst", ".tar.zst.siginfo"):
-            with open(os.path.join(d, f"{head}:{new_hash}_{task}{ext}"), "wb") as fh:
-                fh.write(b"x" * 512)
+        with open(os.path.join(d, f"{head}:{new_hash}_{task}.tar.zst"), "wb") as fh:
+            fh.write(b"x" * 512)
+        with open(os.path.join(d, f"{head}:{new_hash}_{task}.tar.zst.siginfo"), "wb") as fh:
+            fh.write(siginfo)
     return k
+
+
+def query_value(args, cache, index, sql):
+    out = subprocess.run([args.bin, "query", "--cache-dir", cache, "--index", index, "--format", "csv", sql],
+                         capture_output=True, text=True, check=True).stdout
+    return out.splitlines()[1]
 
 
 def bench_size(args, n, work):
@@ -143,6 +178,52 @@ def bench_size(args, n, work):
 
     run(tool + ["-d", "-n"])
     rows["warm -d -n after 1% churn"] = median_of(r, churned)
+
+    def reused():
+        reuse(cache, 0.01, rng)
+        churn(cache, 0.01, rng)
+        time.sleep(args.settle)
+        return run(tool + ["-d", "-n"])
+
+    rows["warm -d -n after 1% reuse + 1% churn"] = median_of(r, reused)
+
+    # Last-use policies: a cutoff at the median last use (half the cache
+    # stays, and its siginfo files are read), a budget of half the bytes
+    # (--max-size reads every siginfo).
+    days = int(query_value(args, cache, index,
+        "SELECT CAST((unixepoch('now') - last_used) / 86400 AS INT) FROM objects "
+        "ORDER BY last_used LIMIT 1 OFFSET (SELECT count(*) / 2 FROM objects)"))
+    half = int(query_value(args, cache, index, "SELECT sum(disk_bytes) / 2 FROM objects"))
+    age = ["--older-than", f"{max(days, 1)}d", "-n"]
+    size = ["--max-size", str(half), "-n"]
+    edges = {}
+
+    def with_edges(name, cmd):
+        def once():
+            dt, peak, out = run(cmd + ["--format", "json"])
+            e = json.loads(out)["plan"].get("edges") or {}
+            edges[name] = (e.get("read", 0), e.get("duration_ms", 0))
+            return dt, peak, out
+        return once
+
+    def cold_edges(name, extra):
+        def once():
+            if os.path.exists(index):
+                os.unlink(index)
+            return with_edges(name, tool + extra)()
+        return once
+
+    rows["cold --older-than (median age) -n"] = median_of(r, cold_edges("cold age", age))
+    rows["warm --older-than (median age) -n"] = median_of(r, with_edges("warm age", tool + age))
+    rows["cold --max-size 50% -n"] = median_of(r, cold_edges("cold size", size))
+    rows["warm --max-size 50% -n"] = median_of(r, with_edges("warm size", tool + size))
+
+    def size_churned():
+        churn(cache, 0.01, rng)
+        time.sleep(args.settle)
+        return with_edges("churn size", tool + size)()
+
+    rows["warm --max-size 50% -n after 1% churn"] = median_of(r, size_churned)
     rows["warm -d -n --full-rescan"] = median_of(r, lambda: run(tool + ["-d", "-n", "--full-rescan"]))
     rows["cold --stamps-dir -n"] = median_of(r, cold(["--stamps-dir", stamps, "-n"]))
     rows["warm --stamps-dir -n"] = median_of(r, lambda: run(tool + ["--stamps-dir", stamps, "-n"]))
@@ -166,7 +247,8 @@ def bench_size(args, n, work):
     shutil.rmtree(stamps, ignore_errors=True)
     if os.path.exists(index):
         os.unlink(index)
-    return {"objects": n, "entries": int(counts["entries"]), "rows": rows, "removal": removal}
+    return {"objects": n, "entries": int(counts["entries"]), "rows": rows, "removal": removal,
+            "edges": edges, "median_days": days}
 
 
 def table(results):
@@ -187,6 +269,12 @@ def table(results):
         out.append(
             f"- {res['objects']:,} objects ({res['entries']:,} entries): removal of {rm['files']:,} files "
             f"at {rm['files_per_s']:,.0f} files/s (unlink {rm['unlink_ms']} ms, index update {rm['index_update_ms']} ms)")
+    for res in results:
+        e = res.get("edges", {})
+        parts = [f"{k}: {v[0]:,} siginfo read in {v[1]} ms" for k, v in e.items()]
+        if parts:
+            out.append(f"- {res['objects']:,} objects (median age {res['median_days']} days), edges: "
+                       + "; ".join(parts))
     if len(results) >= 2:
         a, b = results[-2], results[-1]
         ratio = b["rows"]["cold -d -n"][0] / a["rows"]["cold -d -n"][0]
