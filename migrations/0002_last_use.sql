@@ -23,6 +23,8 @@ UPDATE object SET hash_key = sscm_hash_key(unihash);
 UPDATE object SET deps_state = 'none'
 WHERE NOT EXISTS (SELECT 1 FROM entry e WHERE e.object_id = object.id AND e.kind = 'siginfo');
 CREATE INDEX object_hash_key ON object(hash_key);
+-- The objects whose siginfo is still to be read: few after the first run.
+CREATE INDEX object_deps_pending ON object(dir_id) WHERE deps_state IS NULL;
 
 -- One row per (object, dependency hash) from its siginfo's runtaskhashes.
 CREATE TABLE dep (

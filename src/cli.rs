@@ -129,9 +129,11 @@ pub struct CacheArgs {
     #[arg(short = 'j', long, value_name = "JOBS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: u32,
 
-    /// List and stat every directory, not only those whose mtime or ctime changed.
-    /// Picks up mtime updates made by builds that reused objects (they do
-    /// not change the directory); slower.
+    /// List and stat every directory and entry, not only directories whose
+    /// mtime or ctime changed. Cleanups need not: their plans re-stat what
+    /// they depend on. It refreshes the whole index for report and query
+    /// (last-use times of objects no plan looked at), and sees an mtime
+    /// moved backwards in place (cp -p onto a file); slower.
     #[arg(long)]
     pub full_rescan: bool,
 
@@ -151,8 +153,9 @@ pub struct CleanArgs {
     pub cache: CacheArgs,
 
     /// Remove the duplicated sstate objects of one recipe and task: only the
-    /// newest is kept. Objects of different architectures, EXTRAPATH dirs
-    /// or SSTATE_VERSIONs are not duplicates; populate_lic is never touched.
+    /// newest is kept (--keep-per-group N keeps N). Objects of different
+    /// architectures, EXTRAPATH dirs or SSTATE_VERSIONs are not duplicates;
+    /// populate_lic is never touched.
     #[arg(short = 'd', long, conflicts_with = "stamps_dir")]
     pub remove_duplicated: bool,
 

@@ -200,6 +200,7 @@ impl CleanConfig {
             follow_symlinks: self.follow_symlinks,
             fresh_baseline: !self.dry_run,
             read_only: false,
+            reuse_restats: false,
             jobs: self.cache.jobs,
         }
     }

@@ -352,6 +352,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Fuzzing: many more cases than proptest's default 256 (these are
+        // pure and fast); PROPTEST_CASES overrides it for longer runs.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20000)
+        ))]
+
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
             let s = String::from_utf8_lossy(&bytes);

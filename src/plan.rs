@@ -57,6 +57,9 @@ pub struct Request {
     /// The index may not be written (another run holds it): plan from what
     /// it holds, without re-stats or reading siginfo files.
     pub read_only: bool,
+    /// Trust the re-stats of the previous plan on this connection (a
+    /// report plans several policies within seconds).
+    pub reuse_restats: bool,
     pub jobs: usize,
 }
 
@@ -169,6 +172,7 @@ CREATE TEMP TABLE IF NOT EXISTS dup_judged(id INTEGER PRIMARY KEY, selected INTE
 CREATE TEMP TABLE IF NOT EXISTS dup_ties(id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS restat_todo(id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS restat_done(id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS fresh_dir(id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS link_target(entry_id INTEGER PRIMARY KEY, path TEXT NOT NULL,
     ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
 ";
@@ -184,7 +188,11 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         .context("creating the planning tables")?;
     index
         .conn
-        .execute_batch("DELETE FROM temp.restat_done; DELETE FROM temp.link_target;")
+        .execute_batch(if req.reuse_restats {
+            "DELETE FROM temp.link_target;"
+        } else {
+            "DELETE FROM temp.restat_done; DELETE FROM temp.link_target;"
+        })
         .context("clearing the planning tables")?;
     check_preconditions(index, req, &mut plan)?;
     let edges = req.needs_edges() && !req.read_only;
@@ -195,7 +203,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         .iter()
         .any(|p| matches!(p, Policy::MaxSize { .. }) && req.deps_apply_to(p));
     if edges && all_edges {
-        plan.edges = Some(deps::update(index, req.jobs, false)?);
+        plan.edges = Some(deps::update(index, req.jobs, deps::Scope::All)?);
     }
     loop {
         plan.passes += 1;
@@ -204,12 +212,16 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         plan.select_ms += t.elapsed().as_millis() as u64;
         if edges && !all_edges {
             // Objects this pass keeps (or protects) whose edges are not
-            // known yet: read them and plan again.
-            let more = deps::update(index, req.jobs, true)?;
-            let read = more.read;
-            add_edges(&mut plan, more);
-            if read > 0 {
-                continue;
+            // known yet: read them and protect again, until what is kept
+            // has all its edges (one level of the dependency graph each).
+            loop {
+                let more = deps::update(index, req.jobs, deps::Scope::KeptClosure)?;
+                let read = more.read;
+                add_edges(&mut plan, more);
+                if read == 0 {
+                    break;
+                }
+                reprotect_deps(&index.conn, req)?;
             }
         }
         index
@@ -234,7 +246,12 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
                 // The disk differs from the index where the plan looked:
                 // plan again on the corrected index.
                 if edges {
-                    let again = deps::update(index, req.jobs, !all_edges)?;
+                    let scope = if all_edges {
+                        deps::Scope::All
+                    } else {
+                        deps::Scope::KeptClosure
+                    };
+                    let again = deps::update(index, req.jobs, scope)?;
                     add_edges(&mut plan, again);
                 }
                 continue;
@@ -257,6 +274,7 @@ fn add_edges(plan: &mut Plan, more: EdgeReport) {
             e.read += more.read;
             e.unreadable += more.unreadable;
             e.edges += more.edges;
+            e.rounds += more.rounds;
             e.duration_ms += more.duration_ms;
             e.samples.extend(more.samples);
         }
@@ -455,6 +473,20 @@ fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<Size
     Ok(budget)
 }
 
+/// Dependency retention again, with more edges known: the objects it took
+/// back go back into the selection, and it runs anew (the other
+/// protections stand). Only without --max-size, whose budget would have
+/// to run again too.
+fn reprotect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
+    conn.execute_batch(
+        "DELETE FROM temp.protected WHERE why = 'deps';
+         INSERT OR IGNORE INTO temp.selected(id)
+         SELECT id FROM temp.selection WHERE id NOT IN (SELECT id FROM temp.protected);",
+    )
+    .context("keeping the dependencies of kept objects")?;
+    protect_deps(conn, req, None)
+}
+
 /// Apply the protections to temp.selected. With `only_policy`, dependency
 /// retention alone, for the objects that policy added.
 fn protect(conn: &rusqlite::Connection, req: &Request, only_policy: Option<usize>) -> Result<()> {
@@ -488,6 +520,15 @@ fn protect(conn: &rusqlite::Connection, req: &Request, only_policy: Option<usize
         )
         .context("applying the protections")?;
     }
+    protect_deps(conn, req, only_policy)
+}
+
+/// Dependency retention over temp.selected (see `deps/protect.sql`).
+fn protect_deps(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    only_policy: Option<usize>,
+) -> Result<()> {
     let in_scope: Vec<usize> = req
         .policies
         .iter()
@@ -540,7 +581,10 @@ fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> 
     conn.execute_batch(&format!(
         "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection WHERE policy IN ({});
          INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.dup_ties;
-         DELETE FROM temp.restat_todo WHERE id IN (SELECT id FROM temp.restat_done);",
+         DELETE FROM temp.restat_todo WHERE id IN (SELECT id FROM temp.restat_done);
+         -- Objects in directories this run's scan listed were stat-ed then.
+         DELETE FROM temp.restat_todo WHERE id IN (
+             SELECT o.id FROM object o WHERE o.dir_id IN (SELECT id FROM temp.fresh_dir));",
         dependent.join(",")
     ))
     .context("choosing what to re-stat")?;

@@ -390,6 +390,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Fuzzing: many more cases than proptest's default 256 (these are
+        // pure and fast); PROPTEST_CASES overrides it for longer runs.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000)
+        ))]
+
         #[test]
         fn fast_and_serde_agree_on_random_documents(
             keys in proptest::collection::vec("[a-z_]{1,8}", 0..6),

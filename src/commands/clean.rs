@@ -363,8 +363,8 @@ impl Render<'_> {
         }
         if let Some(e) = &plan.edges {
             eprintln!(
-                "Dependencies: read {} siginfo files ({} unreadable), {} edges added, {} ms",
-                e.read, e.unreadable, e.edges, e.duration_ms
+                "Dependencies: read {} siginfo files ({} unreadable) in {} rounds, {} edges added, {} ms",
+                e.read, e.unreadable, e.rounds, e.edges, e.duration_ms
             );
             for (path, why) in &e.samples {
                 eprintln!("  unreadable siginfo {path}: {why}");

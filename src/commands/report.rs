@@ -88,7 +88,8 @@ fn report_once(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) 
     // The report is where dependencies are looked at: know all of them
     // (a cleanup reads only the siginfo files its plan needs).
     if !read_only {
-        sstate_cache_management::deps::update(&mut index, cfg.jobs, false)?;
+        use sstate_cache_management::deps;
+        deps::update(&mut index, cfg.jobs, deps::Scope::All)?;
     }
     let r = report::build(&mut index, &reclaim, now_ns)?;
     let out = match format {

@@ -39,17 +39,28 @@ pub struct EdgeReport {
     pub unreadable: u64,
     /// Edges added.
     pub edges: u64,
+    /// Times the siginfo of pending objects were looked for.
+    pub rounds: u64,
     pub duration_ms: u64,
     /// Up to 20 (path, reason) of the unreadable ones, for the user.
     #[serde(skip)]
     pub samples: Vec<(String, String)>,
 }
 
-/// Read the siginfo of every object whose edges are not known yet (with
-/// `only_kept`, of those not in the planner's `temp.selected`: an object
-/// that goes protects nothing), on `jobs` threads, and store the edges.
-/// One transaction.
-pub fn update(index: &mut Index, jobs: usize, only_kept: bool) -> Result<EdgeReport> {
+/// Which pending siginfo files to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every object whose edges are not known yet.
+    All,
+    /// Those of objects that stay (not in the planner's `temp.selected`:
+    /// an object that goes protects nothing), then of the objects their
+    /// edges name, and so on: everything dependency retention can reach.
+    KeptClosure,
+}
+
+/// Read the siginfo files `scope` asks for, on `jobs` threads, and store
+/// the edges. One transaction.
+pub fn update(index: &mut Index, jobs: usize, scope: Scope) -> Result<EdgeReport> {
     let started = std::time::Instant::now();
     let mut report = EdgeReport::default();
     let root = index.cache_root.clone();
@@ -57,82 +68,107 @@ pub fn update(index: &mut Index, jobs: usize, only_kept: bool) -> Result<EdgeRep
         .conn
         .transaction()
         .context("starting the dependency update")?;
-    tx.execute(
+    tx.execute_batch(
         "UPDATE object SET deps_state = 'none' WHERE deps_state IS NULL AND NOT EXISTS
-            (SELECT 1 FROM entry e WHERE e.object_id = object.id AND e.kind = 'siginfo')",
-        [],
+            (SELECT 1 FROM entry e WHERE e.object_id = object.id AND e.kind = 'siginfo');
+         CREATE TEMP TABLE IF NOT EXISTS deps_round(id INTEGER PRIMARY KEY);
+         DELETE FROM temp.deps_round;",
     )
     .context("marking objects without siginfo")?;
-    let pending: Vec<(i64, String)> = {
-        let sql = include_str!("pending.sql").replace(
-            "/*scope*/",
-            if only_kept {
-                "AND o.id NOT IN (SELECT id FROM temp.selected)"
-            } else {
-                ""
-            },
-        );
-        let mut stmt = tx
-            .prepare(&sql)
-            .context("preparing the pending siginfo query")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .context("listing siginfo files to read")?;
-        rows.collect::<rusqlite::Result<_>>()
-            .context("listing siginfo files to read")?
-    };
-    if pending.is_empty() {
-        tx.commit().context("committing the dependency update")?;
-        return Ok(report);
-    }
     let pool = crate::pool::get(jobs)?;
-    {
-        let mut edge = tx
-            .prepare("INSERT OR IGNORE INTO dep(hash_key, object_id) VALUES (?1, ?2)")
-            .context("preparing the edge insert")?;
-        let mut ok = tx
-            .prepare("UPDATE object SET deps_state = 'ok', deps_error = NULL WHERE id = ?1")
-            .context("preparing the siginfo state update")?;
-        let mut bad = tx
-            .prepare("UPDATE object SET deps_state = 'unreadable', deps_error = ?2 WHERE id = ?1")
-            .context("preparing the siginfo state update")?;
-        for chunk in pending.chunks(BATCH) {
-            let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map_init(siginfo::Reader::default, |reader, (_, rel)| {
-                        reader.read_deps(&root.join(rel))
-                    })
-                    .collect()
-            });
-            for ((object_id, rel), result) in chunk.iter().zip(results) {
-                report.read += 1;
-                match result {
-                    Ok(hashes) => {
-                        for h in &hashes {
-                            report.edges += edge
-                                .execute(params![hash_key(h), object_id])
-                                .context("storing a dependency edge")?
-                                as u64;
-                        }
-                        ok.execute([object_id])
-                            .context("recording a read siginfo")?;
-                    }
-                    Err(why) => {
-                        report.unreadable += 1;
-                        if report.samples.len() < 20 {
-                            report.samples.push((rel.clone(), why.0.clone()));
-                        }
-                        bad.execute(params![object_id, why.0])
-                            .context("recording an unreadable siginfo")?;
-                    }
-                }
-            }
+    let mut filter = match scope {
+        Scope::All => "",
+        Scope::KeptClosure => "AND o.id NOT IN (SELECT id FROM temp.selected)",
+    };
+    loop {
+        let pending: Vec<(i64, String)> = {
+            let sql = include_str!("pending.sql").replace("/*scope*/", filter);
+            let mut stmt = tx
+                .prepare(&sql)
+                .context("preparing the pending siginfo query")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .context("listing siginfo files to read")?;
+            rows.collect::<rusqlite::Result<_>>()
+                .context("listing siginfo files to read")?
+        };
+        if pending.is_empty() {
+            break;
         }
+        report.rounds += 1;
+        read_into(&tx, pool, &root, &pending, &mut report)?;
+        if scope == Scope::All {
+            break;
+        }
+        // The next round: what the objects just read depend on.
+        filter = "AND o.hash_key IN (SELECT dd.hash_key FROM dep dd
+                      WHERE dd.object_id IN (SELECT id FROM temp.deps_round))";
     }
     tx.commit().context("committing the dependency update")?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Read `pending` (object id, siginfo path) and store their edges; the ids
+/// end up in temp.deps_round.
+fn read_into(
+    tx: &rusqlite::Transaction<'_>,
+    pool: &rayon::ThreadPool,
+    root: &std::path::Path,
+    pending: &[(i64, String)],
+    report: &mut EdgeReport,
+) -> Result<()> {
+    tx.execute_batch("DELETE FROM temp.deps_round;")
+        .context("preparing a round of siginfo reading")?;
+    let mut edge = tx
+        .prepare("INSERT OR IGNORE INTO dep(hash_key, object_id) VALUES (?1, ?2)")
+        .context("preparing the edge insert")?;
+    let mut ok = tx
+        .prepare("UPDATE object SET deps_state = 'ok', deps_error = NULL WHERE id = ?1")
+        .context("preparing the siginfo state update")?;
+    let mut bad = tx
+        .prepare("UPDATE object SET deps_state = 'unreadable', deps_error = ?2 WHERE id = ?1")
+        .context("preparing the siginfo state update")?;
+    let mut round = tx
+        .prepare("INSERT OR IGNORE INTO temp.deps_round(id) VALUES (?1)")
+        .context("preparing a round of siginfo reading")?;
+    for chunk in pending.chunks(BATCH) {
+        let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map_init(siginfo::Reader::default, |reader, (_, rel)| {
+                    reader.read_deps(&root.join(rel))
+                })
+                .collect()
+        });
+        for ((object_id, rel), result) in chunk.iter().zip(results) {
+            report.read += 1;
+            round
+                .execute([object_id])
+                .context("noting a read siginfo")?;
+            match result {
+                Ok(hashes) => {
+                    for h in &hashes {
+                        report.edges += edge
+                            .execute(params![hash_key(h), object_id])
+                            .context("storing a dependency edge")?
+                            as u64;
+                    }
+                    ok.execute([object_id])
+                        .context("recording a read siginfo")?;
+                }
+                Err(why) => {
+                    report.unreadable += 1;
+                    if report.samples.len() < 20 {
+                        report.samples.push((rel.clone(), why.0.clone()));
+                    }
+                    bad.execute(params![object_id, why.0])
+                        .context("recording an unreadable siginfo")?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 -- Objects whose dependency edges are not known yet, with the path of one
--- of their siginfo entries (relative to the cache root). /*scope*/ may
--- narrow them to the objects a plan keeps.
+-- of their siginfo entries (relative to the cache root). The scope marker
+-- in the WHERE clause may narrow them (deps/mod.rs, Scope).
 SELECT o.id,
        CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END
 FROM object o

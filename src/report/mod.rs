@@ -166,8 +166,12 @@ pub fn build(index: &mut Index, reclaim: &[(String, Request)], now_ns: i64) -> R
         })
         .context("report: totals")?;
     let mut rows_out = Vec::new();
-    for (label, req) in reclaim {
-        let p = plan::plan(index, req).with_context(|| format!("report: planning {label}"))?;
+    for (i, (label, req)) in reclaim.iter().enumerate() {
+        let req = Request {
+            reuse_restats: i > 0,
+            ..req.clone()
+        };
+        let p = plan::plan(index, &req).with_context(|| format!("report: planning {label}"))?;
         let kept_by_deps = p
             .protected
             .iter()

@@ -92,6 +92,12 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         "incremental"
     };
     let known = Known::new(&known_dirs);
+    // The directories this scan lists: their entries were stat-ed just
+    // now, so a plan made right after need not stat them again.
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS fresh_dir(id INTEGER PRIMARY KEY); DELETE FROM temp.fresh_dir;",
+    )
+    .context("preparing the scan")?;
     let mut report = ScanReport {
         mode,
         ..Default::default()

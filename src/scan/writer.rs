@@ -82,6 +82,7 @@ struct Statements<'t> {
     group_gc: Statement<'t>,
     group_insert: Statement<'t>,
     group_find: Statement<'t>,
+    fresh_insert: Statement<'t>,
 }
 
 impl<'t> Statements<'t> {
@@ -115,6 +116,7 @@ impl<'t> Statements<'t> {
             group_gc: p("DELETE FROM grp WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM object WHERE group_id = ?1)")?,
             group_find: p("SELECT id FROM grp WHERE extrapath = ?1 AND pn = ?2 AND pkgtarget = ?3 AND pkgarch = ?4 AND ssver = ?5 AND task = ?6")?,
             group_insert: p("INSERT INTO grp(extrapath, pn, pkgtarget, pkgarch, ssver, task) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+            fresh_insert: p("INSERT OR IGNORE INTO temp.fresh_dir(id) VALUES (?1)")?,
         })
     }
 }
@@ -253,6 +255,10 @@ impl<'t, 'k> Writer<'t, 'k> {
                     .dir_update
                     .execute(params![dir_id, stamp.mtime_ns, stamp.ctime_ns])
                     .with_context(|| format!("updating directory {rel} in the index"))?;
+                self.st
+                    .fresh_insert
+                    .execute([dir_id])
+                    .context("noting a listed directory")?;
             }
             None => {
                 self.st
@@ -260,6 +266,10 @@ impl<'t, 'k> Writer<'t, 'k> {
                     .execute(params![rel, stamp.mtime_ns, stamp.ctime_ns, 0])
                     .with_context(|| format!("adding directory {rel} to the index"))?;
                 let dir_id = self.tx.last_insert_rowid();
+                self.st
+                    .fresh_insert
+                    .execute([dir_id])
+                    .context("noting a listed directory")?;
                 report.added += entries.len() as u64;
                 report.bytes_added += entries.iter().map(|e| e.blocks * 512).sum::<u64>();
                 for members in by_object(&entries) {
