@@ -68,6 +68,15 @@ def find_floor(cache):
     return run(["find", cache, "-printf", "%s %T@ %p\n"], discard=True)
 
 
+def walk_files(root):
+    """Every non-directory below `root`, as paths relative to it."""
+    out = set()
+    for d, dirs, files in os.walk(root):
+        rel = os.path.relpath(d, root)
+        out.update(os.path.normpath(os.path.join(rel, f)) for f in files)
+    return out
+
+
 def median_of(n, fn):
     results = [fn() for _ in range(n)]
     return (statistics.median(r[0] for r in results), max(r[1] for r in results), results[-1][2])
@@ -230,15 +239,32 @@ def bench_size(args, n, work):
     report_cmd = [args.bin, "report", "--cache-dir", cache, "--index", index, "-j", str(args.jobs)]
     rows["report (warm)"] = median_of(r, lambda: run(report_cmd))
 
-    # The real removal, last: it changes the cache.
+    # The real removal, last: it changes the cache. A copy of the cache as
+    # it is now gives the unlink floor: `xargs -0 -P2 rm -f` of exactly the
+    # files the tool removed, on the same disk, in the same run.
     rows["floor (before removal)"] = median_of(r, lambda: find_floor(cache))
+    twin = cache + ".twin"
+    shutil.rmtree(twin, ignore_errors=True)
+    subprocess.run(["cp", "-a", cache, twin], check=True)
+    before = walk_files(cache)
     dt, peak, out = run(tool + ["-d", "-y", "--format", "json"])
     doc = json.loads(out)
     removed = doc["result"]["removed_files"]
     t = doc["timings_ms"]
     rows["remove -d -y"] = (dt, peak, out)
+    gone = sorted(before - walk_files(cache))
+    listing = b"".join(os.path.join(twin, rel).encode() + b"\0" for rel in gone)
+    subprocess.run(["sync"], check=True)
+    t0 = time.perf_counter()
+    subprocess.run(["xargs", "-0", "-P2", "-n", "1000", "rm", "-f"], input=listing, check=True)
+    rows["unlink floor (xargs -0 -P2 rm -f, same files)"] = (time.perf_counter() - t0, 0, "")
+    left = len(gone) - sum(1 for rel in gone if not os.path.lexists(os.path.join(twin, rel)))
+    if left:
+        sys.exit(f"unlink floor: {left} files were not removed from {twin}")
+    shutil.rmtree(twin, ignore_errors=True)
     removal = {
         "files": removed,
+        "vs_unlink_floor": dt / max(rows["unlink floor (xargs -0 -P2 rm -f, same files)"][0], 1e-9),
         "files_per_s": removed / max(t["remove"], 1) * 1000,
         "unlink_ms": t["remove"],
         "index_update_ms": t["index_update"],
@@ -268,7 +294,8 @@ def table(results):
         rm = res["removal"]
         out.append(
             f"- {res['objects']:,} objects ({res['entries']:,} entries): removal of {rm['files']:,} files "
-            f"at {rm['files_per_s']:,.0f} files/s (unlink {rm['unlink_ms']} ms, index update {rm['index_update_ms']} ms)")
+            f"at {rm['files_per_s']:,.0f} files/s (unlink {rm['unlink_ms']} ms, index update {rm['index_update_ms']} ms), "
+            f"{rm['vs_unlink_floor']:.2f}× the unlink floor")
     for res in results:
         e = res.get("edges", {})
         parts = [f"{k}: {v[0]:,} siginfo read in {v[1]} ms" for k, v in e.items()]

@@ -58,6 +58,21 @@ pub struct Index {
     pub path: PathBuf,
     /// The canonical cache root this index mirrors.
     pub cache_root: PathBuf,
+    /// A new index is built in this file beside `path` (no journal: nothing
+    /// else can see it) and takes its name when `publish` is called, so a
+    /// first scan cut short never leaves a half-built index at `path`.
+    staging: Option<PathBuf>,
+}
+
+impl Drop for Index {
+    /// A new index never published (its first scan failed) is removed:
+    /// the next run starts again from scratch.
+    fn drop(&mut self) {
+        if let Some(staging) = self.staging.take() {
+            let _ = std::fs::remove_file(side_file(&staging, "-journal"));
+            let _ = std::fs::remove_file(staging);
+        }
+    }
 }
 
 /// How opening went, for the command layer to report.
@@ -297,13 +312,26 @@ fn configure(conn: &Connection, path: &Path) -> Result<Option<String>> {
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
     ))
     .with_context(|| format!("configuring index {}", path.display()))?;
-    Ok(network.map(|fs| {
-        format!(
-            "index {} is on a network file system ({fs}); it works (with a rollback journal), \
-             but a local --index is faster and safer",
-            path.display()
-        )
-    }))
+    Ok(network.map(|fs| network_warning(path, fs)))
+}
+
+fn network_warning(path: &Path, fs: &str) -> String {
+    format!(
+        "index {} is on a network file system ({fs}); it works (with a rollback journal), \
+         but a local --index is faster and safer",
+        path.display()
+    )
+}
+
+/// Where a new index for `path` is built before it takes its name.
+pub fn staging_path(path: &Path) -> PathBuf {
+    side_file(path, ".sscm-building")
+}
+
+fn side_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
 }
 
 /// A read-only connection to the index at `path`. A WAL database needs its
@@ -416,26 +444,120 @@ impl Index {
             conn,
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
+            staging: None,
         };
         index.check_cache_root()?;
         index.migrate()?;
         Ok(index)
     }
 
-    /// Create the schema, mark the file as ours and record its cache in
-    /// one transaction: an interrupted creation leaves an empty file, never
-    /// a half-made index.
+    /// Create the schema, mark the file as ours and record its cache. The
+    /// new index is built in a staging file beside `path` with no journal
+    /// (the first scan is a bulk load, and nobody else opens that file);
+    /// `publish` makes it durable and renames it to `path`. An interrupted
+    /// first run leaves no index at `path`, only a staging file that the
+    /// next creation replaces.
     fn create(path: &Path, cache_root: &Path, notes: &mut OpenNotes) -> Result<Index> {
-        let mut conn =
-            Connection::open(path).with_context(|| format!("creating index {}", path.display()))?;
-        notes.warnings.extend(configure(&conn, path)?);
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            // (A symlinked index is built where it points, in place.)
+            let mut conn = Connection::open(path)
+                .with_context(|| format!("creating index {}", path.display()))?;
+            notes.warnings.extend(configure(&conn, path)?);
+            init_schema(&mut conn, path, cache_root)?;
+            checkpoint(&conn, path)?;
+            return Ok(Index {
+                conn,
+                path: path.to_path_buf(),
+                cache_root: cache_root.to_path_buf(),
+                staging: None,
+            });
+        }
+        let staging = staging_path(path);
+        for stale in [staging.clone(), side_file(&staging, "-journal")] {
+            match std::fs::remove_file(&stale) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "removing {} (left by an interrupted first run)",
+                            stale.display()
+                        )
+                    });
+                }
+            }
+        }
+        let mut conn = Connection::open(&staging)
+            .with_context(|| format!("creating index {}", staging.display()))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .with_context(|| format!("setting busy timeout on index {}", staging.display()))?;
+        register_functions(&conn)
+            .with_context(|| format!("registering SQL functions on index {}", staging.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+        )
+        .with_context(|| format!("configuring index {}", staging.display()))?;
+        if let Some(fs) = network_fs(path) {
+            notes.warnings.push(network_warning(path, fs));
+        }
         init_schema(&mut conn, path, cache_root)?;
-        checkpoint(&conn, path)?;
         Ok(Index {
             conn,
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
+            staging: Some(staging),
         })
+    }
+
+    /// Whether this is a new index not yet published at its path.
+    pub fn is_staged(&self) -> bool {
+        self.staging.is_some()
+    }
+
+    /// Give a new index its name: switch it to its journal mode, write it
+    /// to disk, rename it over `path` and reopen it there. (Connection-local
+    /// state such as temp tables does not survive: callers recreate it.)
+    pub fn publish(&mut self) -> Result<()> {
+        let Some(staging) = self.staging.clone() else {
+            return Ok(());
+        };
+        let path = self.path.clone();
+        let journal = if network_fs(&path).is_some() {
+            "DELETE"
+        } else {
+            "WAL"
+        };
+        self.conn
+            .execute_batch(&format!("PRAGMA journal_mode = {journal}"))
+            .with_context(|| format!("setting the journal of the new index {}", path.display()))?;
+        let placeholder =
+            Connection::open_in_memory().context("reopening the new index (placeholder)")?;
+        std::mem::replace(&mut self.conn, placeholder)
+            .close()
+            .map_err(|(_, e)| e)
+            .with_context(|| format!("closing the new index {}", staging.display()))?;
+        std::fs::File::open(&staging)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("writing the new index {} to disk", staging.display()))?;
+        std::fs::rename(&staging, &path).with_context(|| {
+            format!(
+                "renaming the new index {} to {}",
+                staging.display(),
+                path.display()
+            )
+        })?;
+        self.staging = None;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // (Best effort: the rename is durable once the directory is.)
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        let conn = Connection::open(&path)
+            .with_context(|| format!("reopening the new index {}", path.display()))?;
+        configure(&conn, &path)?;
+        self.conn = conn;
+        Ok(())
     }
 
     /// An index in memory, for a dry run whose index location cannot be
@@ -460,6 +582,7 @@ impl Index {
             conn,
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
+            staging: None,
         };
         if copied && index.check_cache_root().is_ok() {
             index.migrate()?;
@@ -496,6 +619,7 @@ impl Index {
             conn,
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
+            staging: None,
         };
         index.check_cache_root()?;
         let version = index.user_version()?;
@@ -658,9 +782,10 @@ mod tests {
     fn migrations_apply_and_record_the_cache() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("i.sqlite");
-        let (index, notes) = Index::open(&db, Path::new("/cache/a"))?;
+        let (mut index, notes) = Index::open(&db, Path::new("/cache/a"))?;
         assert!(notes.created);
         assert_eq!(index.user_version()?, MIGRATIONS.len() as i64);
+        index.publish()?;
         drop(index);
         let (_, notes) = Index::open(&db, Path::new("/cache/a"))?;
         assert!(!notes.created);
@@ -693,6 +818,44 @@ mod tests {
         let n: i64 =
             Connection::open(&foreign)?.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
         assert_eq!(n, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_index_takes_its_name_only_when_published() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("i.sqlite");
+        let staging = staging_path(&db);
+        // A staging file left by a killed first run is replaced.
+        std::fs::write(&staging, b"left over")?;
+        let (mut index, _) = Index::open(&db, Path::new("/cache/a"))?;
+        assert!(index.is_staged());
+        index
+            .conn
+            .execute("INSERT INTO meta(key, value) VALUES ('probe', 'x')", [])?;
+        assert!(!db.exists(), "nothing at the index path before publish");
+        index.publish()?;
+        assert!(!staging.exists());
+        assert!(matches!(probe(&db)?, Probe::Ours));
+        let v: String =
+            index
+                .conn
+                .query_row("SELECT value FROM meta WHERE key = 'probe'", [], |r| {
+                    r.get(0)
+                })?;
+        assert_eq!(v, "x");
+        let mode: String = index
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        assert_eq!(mode, "wal");
+        drop(index);
+        // Never published (a failed first scan): nothing is left behind.
+        let other = dir.path().join("j.sqlite");
+        let (index, _) = Index::open(&other, Path::new("/cache/a"))?;
+        drop(index);
+        assert!(!other.exists() && !staging_path(&other).exists());
+        let (_, notes) = Index::open(&db, Path::new("/cache/a"))?;
+        assert!(!notes.created);
         Ok(())
     }
 

@@ -192,17 +192,33 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     .context("recording the scan in the index")?;
     tx.commit()
         .with_context(|| format!("committing scan to {}", index.path.display()))?;
+    if index.is_staged() {
+        // A first scan built a new index: it takes its name now. Every
+        // readable directory was just listed.
+        index.publish()?;
+        index
+            .conn
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS fresh_dir(id INTEGER PRIMARY KEY);
+                 INSERT OR IGNORE INTO temp.fresh_dir SELECT id FROM dir WHERE unreadable = 0;",
+            )
+            .context("noting the directories the first scan listed")?;
+    }
     Ok(report)
 }
 
-/// Drop the explicit indexes of the object and entry tables; returns the
-/// statements that recreate them, read from the schema itself so that they
-/// always match the migrations.
+/// Drop the explicit indexes of the object table that a cold scan would
+/// fill in random order; returns the statements that recreate them, read
+/// from the schema itself so that they always match the migrations.
+/// (Indexes led by `dir_id` or `object_id` grow in insertion order, which
+/// costs less than a sort at the end: they stay.)
 fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     let mut stmt = tx
         .prepare(
-            "SELECT name, sql FROM sqlite_master
-             WHERE type = 'index' AND tbl_name IN ('object', 'entry') AND sql IS NOT NULL",
+            "SELECT i.name, i.sql FROM sqlite_master i
+             WHERE i.type = 'index' AND i.tbl_name IN ('object', 'entry') AND i.sql IS NOT NULL
+               AND (SELECT name FROM pragma_index_info(i.name) WHERE seqno = 0)
+                   NOT IN ('dir_id', 'object_id')",
         )
         .context("reading the index definitions")?;
     let defs = stmt
