@@ -76,7 +76,8 @@ fn stat_now(root: &rustix::fd::OwnedFd, rel: &str) -> std::io::Result<Stat> {
 }
 
 /// The entries to stat: of the objects in `temp.restat_todo`, with the
-/// first pass's filter or the second pass's.
+/// first pass's filter or the second pass's. Driven by the todo table, in
+/// object order (an object's entries together; no sort of the result).
 fn rows(tx: &rusqlite::Transaction<'_>, filter: &str) -> Result<Vec<Row>> {
     let mut stmt = tx
         .prepare(&format!(
@@ -84,11 +85,10 @@ fn rows(tx: &rusqlite::Transaction<'_>, filter: &str) -> Result<Vec<Row>> {
                     CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
                     e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
              FROM temp.restat_todo t
-             JOIN object o ON o.id = t.id
+             CROSS JOIN object o ON o.id = t.id
              JOIN dir d    ON d.id = o.dir_id
              JOIN entry e  ON e.object_id = o.id
-             WHERE {filter}
-             ORDER BY o.dir_id, o.id"
+             WHERE {filter}"
         ))
         .context("preparing the re-stat query")?;
     let rows = stmt
@@ -137,6 +137,10 @@ pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
     )
     .context("preparing the re-stat tables")?;
     for (pass, filter) in [FIRST_PASS, SECOND_PASS].into_iter().enumerate() {
+        if pass == 1 && report.changed + report.gone == 0 {
+            // No first stat changed: no object has other entries to check.
+            break;
+        }
         let rows = rows(&tx, filter)?;
         if pass == 0 {
             report.objects = rows.chunk_by(|a, b| a.object_id == b.object_id).count() as u64;
