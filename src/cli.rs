@@ -55,11 +55,18 @@ const AFTER: &str = "Examples:
     about = "Keep a Yocto/OpenEmbedded shared-state (sstate) cache lean.",
     long_about = ABOUT,
     after_help = AFTER,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    // As the reference tool's argparse: an unambiguous prefix of a long
+    // option is that option (--cache=DIR, --remove-dup).
+    infer_long_args = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Global: before or after the subcommand alike.
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     #[command(flatten)]
     pub clean: CleanArgs,
@@ -83,9 +90,6 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct TrashArgs {
-    #[command(flatten)]
-    pub cache: CacheArgs,
-
     #[command(subcommand)]
     pub action: TrashAction,
 }
@@ -112,21 +116,23 @@ pub enum TrashAction {
     },
 }
 
-/// Where the cache and its index are, and how to walk it.
+/// Where the cache and its index are, how to walk it, and how much to
+/// say: options of every command, accepted before or after a subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct CacheArgs {
     /// The sstate cache directory [default: $SSTATE_CACHE_DIR, else $SSTATE_DIR].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
 
     /// The index database [default: $XDG_CACHE_HOME/sstate-cache-management/NAME-HASH.sqlite,
     /// one per cache].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub index: Option<PathBuf>,
 
     /// Threads for scanning, reading siginfo files and removing (more helps
     /// on NFS, where every stat waits for the server; at most 256 are used).
-    #[arg(short = 'j', long, value_name = "JOBS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short = 'j', long, value_name = "JOBS", default_value_t = 8, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: u32,
 
     /// List and stat every directory and entry, not only directories whose
@@ -134,24 +140,29 @@ pub struct CacheArgs {
     /// they depend on. It refreshes the whole index for report and query
     /// (last-use times of objects no plan looked at), and sees an mtime
     /// moved backwards in place (cp -p onto a file); slower.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub full_rescan: bool,
 
-    /// Explain what is being done (on stderr).
-    #[arg(short, long)]
-    pub verbose: bool,
+    /// Explain what is being done (on stderr); with -d, also which object
+    /// of each group is kept and why.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Say less: no progress display, no warnings and not the line on
+    /// stderr with what a cleanup frees (errors still print and set the
+    /// exit code). Progress shows only when stderr is a terminal, and
+    /// never with --format json.
+    #[arg(short, long, conflicts_with = "verbose", global = true)]
+    pub quiet: bool,
 
     /// When another run holds the index or the cache, wait up to SECONDS
     /// for it, then give up (exit code 75).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, global = true)]
     pub wait: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
-    #[command(flatten)]
-    pub cache: CacheArgs,
-
     /// Remove the duplicated sstate objects of one recipe and task: only the
     /// newest is kept (--keep-per-group N keeps N). Objects of different
     /// architectures, EXTRAPATH dirs or SSTATE_VERSIONs are not duplicates;
@@ -269,9 +280,6 @@ pub struct CleanArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    #[command(flatten)]
-    pub cache: CacheArgs,
-
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -279,9 +287,6 @@ pub struct ScanArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    #[command(flatten)]
-    pub cache: CacheArgs,
-
     /// Also report what these builds' stamps leave unreferenced (repeatable).
     #[arg(long, value_name = "DIR", action = clap::ArgAction::Append)]
     pub stamps_dir: Vec<PathBuf>,
@@ -293,9 +298,6 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    #[command(flatten)]
-    pub cache: CacheArgs,
-
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,

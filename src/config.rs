@@ -20,7 +20,13 @@ pub struct CacheConfig {
     pub index_is_default: bool,
     pub jobs: usize,
     pub full_rescan: bool,
+    /// `-v` (given once or more).
     pub verbose: bool,
+    /// `-q`: no progress, no warnings, no line beyond the reference tool's.
+    pub quiet: bool,
+    /// Show progress bars on stderr: a terminal there, not `-q`, and the
+    /// output is not JSON (see [`CacheConfig::with_json`]).
+    pub progress: bool,
     /// How long to wait for a lock another run holds.
     pub wait: std::time::Duration,
     /// The command line, for lock holders and the history.
@@ -59,7 +65,9 @@ impl CacheConfig {
             index_is_default: args.index.is_none(),
             jobs: args.jobs as usize,
             full_rescan: args.full_rescan,
-            verbose: args.verbose,
+            verbose: args.verbose >= 1,
+            quiet: args.quiet,
+            progress: !args.quiet && crate::commands::ui::stderr_is_terminal(),
             wait: std::time::Duration::from_secs(args.wait),
             // (args_os: an argument that is not UTF-8 must not panic.)
             command: std::env::args_os()
@@ -67,6 +75,14 @@ impl CacheConfig {
                 .collect::<Vec<_>>()
                 .join(" "),
         })
+    }
+}
+
+impl CacheConfig {
+    /// With JSON output: no progress display (CI logs stay clean).
+    pub fn with_json(mut self, json: bool) -> CacheConfig {
+        self.progress &= !json;
+        self
     }
 }
 
@@ -202,6 +218,7 @@ impl CleanConfig {
             read_only: false,
             reuse_restats: false,
             jobs: self.cache.jobs,
+            progress: Default::default(),
         }
     }
 }

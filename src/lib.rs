@@ -11,6 +11,7 @@
 //! - [`deps`], [`siginfo`]: dependency edges read from siginfo files.
 //! - [`remove`]: re-check and unlink whole objects, beneath the cache root.
 //! - [`lock`], [`trash`]: one writer at a time; undoable cleanups.
+//! - [`progress`]: counters the long stages bump, for a caller to show.
 
 pub mod deps;
 pub mod index;
@@ -19,6 +20,7 @@ pub mod name;
 pub mod plan;
 pub mod policy;
 pub mod pool;
+pub mod progress;
 pub mod remove;
 pub mod report;
 pub mod scan;

@@ -5,19 +5,29 @@ mod commands;
 mod config;
 
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Command};
+use cli::{Cli, Command, Format, TableFormat};
+use commands::ui;
 use config::{CacheConfig, CleanConfig, cache_dir_from};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if let Some(code) = bare_path_hint(&e) {
+                return ExitCode::from(code);
+            }
+            e.exit()
+        }
+    };
+    ui::set_quiet(cli.cache.quiet);
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            ui::error(&format!("{e:#}"));
             // EX_TEMPFAIL: another run holds the lock; try again later.
             if e.downcast_ref::<sstate_cache_management::lock::Busy>()
                 .is_some()
@@ -30,27 +40,28 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    let cache = &cli.cache;
     match cli.command {
         Some(Command::Scan(args)) => {
-            let Some(cfg) = resolve(&args.cache)? else {
+            let Some(cfg) = resolve(cache, args.format == Format::Json)? else {
                 return no_cache_dir();
             };
             commands::scan::run(&cfg, args.format)
         }
         Some(Command::Report(args)) => {
-            let Some(cfg) = resolve(&args.cache)? else {
+            let Some(cfg) = resolve(cache, args.format != TableFormat::Table)? else {
                 return no_cache_dir();
             };
             commands::report::run(&cfg, &args.stamps_dir, args.format)
         }
         Some(Command::Trash(args)) => {
-            let Some(cfg) = resolve(&args.cache)? else {
+            let Some(cfg) = resolve(cache, false)? else {
                 return no_cache_dir();
             };
             commands::trash::run(&cfg, args.action)
         }
         Some(Command::Query(args)) => {
-            let Some(cfg) = resolve(&args.cache)? else {
+            let Some(cfg) = resolve(cache, args.format != TableFormat::Table)? else {
                 return no_cache_dir();
             };
             commands::query::run(&cfg, &args.sql, args.format)
@@ -58,7 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         None => {
             let a = cli.clean;
             // Usage errors first (as the reference tool), then the dir itself.
-            let Some(dir) = cache_dir_from(&a.cache) else {
+            let Some(dir) = cache_dir_from(cache) else {
                 return no_cache_dir();
             };
             if !CleanConfig::has_policy(&a) {
@@ -77,7 +88,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     "--extra-layer has no effect (the index knows every architecture in the cache)",
                 );
             }
-            let cache = CacheConfig::resolve(&a.cache, dir)?;
+            let json = a.format == Format::Json;
+            let cache = CacheConfig::resolve(cache, dir)?.with_json(json);
             let cfg = CleanConfig::resolve(a, cache)?;
             commands::clean::run(&cfg)
         }
@@ -85,9 +97,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 /// The cache configuration, or None when no cache dir was given anywhere.
-fn resolve(args: &cli::CacheArgs) -> anyhow::Result<Option<CacheConfig>> {
+fn resolve(args: &cli::CacheArgs, json: bool) -> anyhow::Result<Option<CacheConfig>> {
     cache_dir_from(args)
-        .map(|dir| CacheConfig::resolve(args, dir))
+        .map(|dir| CacheConfig::resolve(args, dir).map(|c| c.with_json(json)))
         .transpose()
 }
 
@@ -100,8 +112,44 @@ fn no_cache_dir() -> anyhow::Result<i32> {
 fn usage(why: &str) -> anyhow::Result<i32> {
     print!("{}", Cli::command().render_usage());
     println!();
-    eprintln!("error: {why}");
+    ui::error(why);
     Ok(1)
+}
+
+/// A bare path where clap expected a subcommand or an option
+/// (`sstate-cache-management /srv/sstate-cache`): say what was probably
+/// meant instead of "unrecognized subcommand". Returns the exit code (2,
+/// a usage error) when it printed the hint.
+fn bare_path_hint(e: &clap::Error) -> Option<u8> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let kind = match e.kind() {
+        // `sstate-cache-management DIR …`
+        ErrorKind::InvalidSubcommand => ContextKind::InvalidSubcommand,
+        // `sstate-cache-management -d DIR`: clap takes DIR for a
+        // subcommand that cannot follow options.
+        ErrorKind::ArgumentConflict => ContextKind::InvalidSubcommand,
+        ErrorKind::UnknownArgument => ContextKind::InvalidArg,
+        _ => return None,
+    };
+    let Some(ContextValue::String(arg)) = e.get(kind) else {
+        return None;
+    };
+    let path = std::path::Path::new(arg);
+    let is_command = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == arg.as_str());
+    if is_command || arg.starts_with('-') || !(arg.contains('/') || path.is_dir()) {
+        return None;
+    }
+    ui::error(&format!(
+        "unexpected argument '{arg}': did you mean --cache-dir {arg}?"
+    ));
+    eprintln!();
+    eprint!("{}", Cli::command().render_usage());
+    eprintln!();
+    eprintln!();
+    eprintln!("For more information, try '--help'.");
+    Some(2)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -27,11 +27,13 @@
 use crate::deps::{self, EdgeReport};
 use crate::index::{self, Index, Totals};
 use crate::policy::{self, Policy, size::SizeSelection};
+use crate::progress::Counters;
 use crate::scan::{self, RestatReport};
 use anyhow::{Context, Result, bail};
 use rusqlite::{named_params, params};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What to plan.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +63,8 @@ pub struct Request {
     /// report plans several policies within seconds).
     pub reuse_restats: bool,
     pub jobs: usize,
+    /// Bumped by the re-stats and the siginfo reading of the plan.
+    pub progress: Arc<Counters>,
 }
 
 impl Request {
@@ -203,7 +207,12 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         .iter()
         .any(|p| matches!(p, Policy::MaxSize { .. }) && req.deps_apply_to(p));
     if edges && all_edges {
-        plan.edges = Some(deps::update(index, req.jobs, deps::Scope::All)?);
+        plan.edges = Some(deps::update(
+            index,
+            req.jobs,
+            deps::Scope::All,
+            &req.progress,
+        )?);
     }
     loop {
         plan.passes += 1;
@@ -215,7 +224,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             // known yet: read them and protect again, until what is kept
             // has all its edges (one level of the dependency graph each).
             loop {
-                let more = deps::update(index, req.jobs, deps::Scope::KeptClosure)?;
+                let more = deps::update(index, req.jobs, deps::Scope::KeptClosure, &req.progress)?;
                 let read = more.read;
                 add_edges(&mut plan, more);
                 if read == 0 {
@@ -234,7 +243,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             restat_candidates(&index.conn, req)?
         };
         if todo > 0 {
-            let r = scan::restat(index, req.jobs)?;
+            let r = scan::restat(index, req.jobs, &req.progress)?;
             plan.restat.add(&r);
             index
                 .conn
@@ -251,7 +260,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
                     } else {
                         deps::Scope::KeptClosure
                     };
-                    let again = deps::update(index, req.jobs, scope)?;
+                    let again = deps::update(index, req.jobs, scope, &req.progress)?;
                     add_edges(&mut plan, again);
                 }
                 continue;

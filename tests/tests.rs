@@ -10,6 +10,7 @@ mod hostile;
 mod index;
 mod interrupts;
 mod lastuse;
+mod output;
 mod report;
 mod safety;
 mod trash;

@@ -5,7 +5,7 @@
 //! done by [`Render`] only, in text (the reference tool's lines) or JSON
 //! (one document at the end).
 
-use super::{Want, open_session, say, warn};
+use super::{Want, open_session, say, ui, warn};
 use crate::cli::Format;
 use crate::config::CleanConfig;
 use anyhow::{Context, Result, bail};
@@ -64,7 +64,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         locks: _locks,
     } = super::with_rebuild(&cfg.cache, || prepare(cfg, &mut timings))?;
     plan.warnings.iter().for_each(|w| warn(w));
-    render.explain_plan(&plan);
+    render.explain_plan(&index, &plan)?;
 
     // show, confirm. Without a prompt, interrupts are caught from here on
     // (with one, Ctrl-C at the prompt must still end the run at once).
@@ -107,7 +107,18 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
                 )?,
             },
         };
-        let progress = Progress::default();
+        let progress = Arc::new(Progress::default());
+        let bar = super::progress::removing(
+            cfg.cache.progress,
+            &progress,
+            plan.count.files,
+            plan.count.disk_bytes,
+            if cfg.trash {
+                "Moving to the trash:"
+            } else {
+                "Removing:"
+            },
+        );
         let result = remove::apply(
             &index,
             &remove::Options {
@@ -118,6 +129,7 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
                 root_identity,
             },
         );
+        drop(bar);
         result?
     } else {
         Totals::default()
@@ -173,8 +185,11 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
     };
     if cfg.cache.verbose {
         eprintln!(
-            "Timings: scan {} ms, plan {} ms, remove {} ms, index update {} ms (run #{run_id})",
-            timings.scan, timings.plan, timings.remove, timings.index_update
+            "Timings: scan {}, plan {}, remove {}, index update {} (run #{run_id})",
+            ui::millis(timings.scan),
+            ui::millis(timings.plan),
+            ui::millis(timings.remove),
+            ui::millis(timings.index_update)
         );
     }
 
@@ -244,7 +259,10 @@ fn prepare(cfg: &CleanConfig, timings: &mut Timings) -> Result<Prepared> {
 
     let t = Instant::now();
     let request = cfg.request(stamps);
-    let plan = plan::plan(&mut index, &request)?;
+    let bar = super::progress::planning(cfg.cache.progress, &request.progress);
+    let plan = plan::plan(&mut index, &request);
+    drop(bar);
+    let plan = plan?;
     timings.plan = ms(t);
     Ok(Prepared {
         index,
@@ -348,9 +366,9 @@ impl Render<'_> {
 
     /// `-v`: what each policy and protection did, and what making the plan
     /// exact cost.
-    fn explain_plan(&self, plan: &Plan) {
+    fn explain_plan(&self, index: &Index, plan: &Plan) -> Result<()> {
         if !self.cfg.cache.verbose {
-            return;
+            return Ok(());
         }
         for s in &plan.stamps {
             eprintln!(
@@ -363,23 +381,27 @@ impl Render<'_> {
         }
         if let Some(e) = &plan.edges {
             eprintln!(
-                "Dependencies: read {} siginfo files ({} unreadable) in {} rounds, {} edges added, {} ms",
-                e.read, e.unreadable, e.rounds, e.edges, e.duration_ms
+                "Dependencies: read {} siginfo files ({} unreadable) in {} rounds, {} edges added, {}",
+                e.read,
+                e.unreadable,
+                e.rounds,
+                e.edges,
+                ui::millis(e.duration_ms)
             );
             for (path, why) in &e.samples {
                 eprintln!("  unreadable siginfo {path}: {why}");
             }
         }
         eprintln!(
-            "Plan: {} pass(es), policies {} ms; re-stat {} entries of {} objects ({} changed, {} gone) to see reuse, {} ms; counting {} ms",
+            "Plan: {} pass(es), policies {}; re-stat {} entries of {} objects ({} changed, {} gone) to see reuse, {}; counting {}",
             plan.passes,
-            plan.select_ms,
+            ui::millis(plan.select_ms),
             plan.restat.entries,
             plan.restat.objects,
             plan.restat.changed,
             plan.restat.gone,
-            plan.restat.duration_ms,
-            plan.summarise_ms
+            ui::millis(plan.restat.duration_ms),
+            ui::millis(plan.summarise_ms)
         );
         for p in &plan.policies {
             eprintln!(
@@ -408,6 +430,13 @@ impl Render<'_> {
                 if b.met { "" } else { " (over budget)" }
             );
         }
+        if let (Some(keep), Some(i)) = (
+            self.cfg.duplicates,
+            plan.policies.iter().position(|p| p.policy == "duplicates"),
+        ) {
+            explain_duplicates(index, i, keep)?;
+        }
+        Ok(())
     }
 
     /// `-D` paths, then the reference tool's summary line.
@@ -435,13 +464,68 @@ impl Render<'_> {
                 .context("writing to stdout")
             })?;
         }
-        writeln!(
-            out,
+        // The reference tool's line, byte for byte (bold on a terminal).
+        let summary = format!(
             "{} out of {} files will be removed!",
             plan.count.files, plan.cache.entries
+        );
+        writeln!(
+            out,
+            "{}",
+            ui::paint(ui::stdout_color(), ui::EMPHASIS, summary)
         )
         .context("writing to stdout")?;
-        out.flush().context("writing to stdout")
+        out.flush().context("writing to stdout")?;
+        drop(out);
+        // The line after it goes to stderr: stdout stays exactly the
+        // reference tool's, for the scripts that read it.
+        if !self.cfg.cache.quiet {
+            eprintln!("{}", self.frees(plan, ui::stderr_color()));
+        }
+        Ok(())
+    }
+
+    /// The line after the summary: what the plan frees, the cache's size
+    /// before and after (bytes on disk of its entries, as `report`), and
+    /// what each policy selected (policies may overlap: the total is
+    /// their union).
+    fn frees(&self, plan: &Plan, color: bool) -> String {
+        let before = human_bytes(plan.cache.disk_bytes);
+        if plan.count.objects == 0 {
+            return format!("Frees nothing; the cache stays at {before}.");
+        }
+        let policies: Vec<String> = plan
+            .policies
+            .iter()
+            .filter(|p| p.count.objects > 0)
+            .map(|p| {
+                format!(
+                    "{}: {} file{}, {}",
+                    p.policy,
+                    p.count.files,
+                    if p.count.files == 1 { "" } else { "s" },
+                    human_bytes(p.count.disk_bytes)
+                )
+            })
+            .collect();
+        let freed = ui::paint(color, ui::FREED, human_bytes(plan.count.disk_bytes));
+        let after = human_bytes(plan.after_bytes());
+        let objects = format!(
+            "{} object{}",
+            plan.count.objects,
+            if plan.count.objects == 1 { "" } else { "s" }
+        );
+        let policies = policies.join("; ");
+        if self.cfg.trash {
+            format!(
+                "Moves {freed} in {objects} to the trash; the cache goes from {before} to {after} \
+                 ({policies}; trash empty frees the space)."
+            )
+        } else {
+            format!(
+                "Frees {freed} in {objects}; the cache goes from {before} to {after} ({policies})."
+            )
+        }
     }
 
     /// Per-file problems on stderr; true if any file could not be removed.
@@ -465,7 +549,7 @@ impl Render<'_> {
             let (path, outcome): (String, String) = (r.get(0)?, r.get(1)?);
             let path = dir.join(path);
             if let Some(why) = outcome.strip_prefix("failed:") {
-                eprintln!("error: could not remove {}: {why}", path.display());
+                ui::error(&format!("could not remove {}: {why}", path.display()));
             } else if show_skipped {
                 let why = match outcome.as_str() {
                     "skipped:gone" => "already gone",
@@ -575,6 +659,104 @@ impl Render<'_> {
         say(serde_json::to_string_pretty(&doc).context("encoding JSON")?)?;
         Ok(())
     }
+}
+
+/// `-v` with `-d`: for each group of more than one object, the objects
+/// it keeps and why (on stderr).
+fn explain_duplicates(index: &Index, policy: usize, keep: u32) -> Result<()> {
+    let what = "explaining the duplicates (-v)";
+    let mut stmt = index
+        .conn
+        .prepare(
+            "WITH g AS (
+                 SELECT group_id, count(*) AS n, max(archive_mtime_ns) AS amax
+                 FROM object GROUP BY group_id HAVING count(*) > 1
+             )
+             SELECT CASE WHEN d.path = '' THEN o.stem ELSE d.path || '/' || o.stem END,
+                    gr.task = 'populate_lic', g.n, g.amax IS NOT NULL,
+                    o.archive_mtime_ns, o.last_used_ns,
+                    CASE WHEN g.amax IS NOT NULL AND o.archive_mtime_ns = g.amax THEN 1
+                         WHEN g.amax IS NULL AND o.last_used_ns =
+                              (SELECT max(o2.last_used_ns) FROM object o2 WHERE o2.group_id = o.group_id) THEN 1
+                         ELSE 0 END,
+                    (SELECT count(*) FROM object o2 WHERE o2.group_id = o.group_id AND
+                        CASE WHEN g.amax IS NULL THEN o2.last_used_ns = o.last_used_ns
+                             ELSE o2.archive_mtime_ns = o.archive_mtime_ns END) - 1,
+                    (SELECT p.why FROM temp.protected p WHERE p.id = o.id),
+                    EXISTS (SELECT 1 FROM temp.selection x WHERE x.id = o.id AND x.policy = ?1),
+                    EXISTS (SELECT 1 FROM object o2 JOIN dir d2 ON d2.id = o2.dir_id
+                            WHERE o2.group_id = o.group_id AND d2.unreadable <> 0),
+                    (SELECT count(*) FROM object o2 WHERE o2.group_id = o.group_id
+                        AND o2.id IN (SELECT id FROM temp.selected))
+             FROM g JOIN object o ON o.group_id = g.group_id
+             JOIN grp gr ON gr.id = g.group_id JOIN dir d ON d.id = o.dir_id
+             WHERE o.id NOT IN (SELECT id FROM temp.selected)
+             ORDER BY gr.pn, gr.task, gr.pkgarch, gr.extrapath, 1",
+        )
+        .context(what)?;
+    let mut rows = stmt.query([policy as i64]).context(what)?;
+    let when = |ns: i64| {
+        chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default()
+    };
+    let mut lic_objects = 0u64;
+    eprintln!("Duplicates: what each group of more than one object keeps, and why");
+    while let Some(r) = rows.next().context(what)? {
+        let path: String = r.get(0)?;
+        let (lic, n, has_archive): (bool, i64, bool) = (r.get(1)?, r.get(2)?, r.get(3)?);
+        let (archive_ns, last_ns): (Option<i64>, i64) = (r.get(4)?, r.get(5)?);
+        let (newest, ties): (bool, i64) = (r.get(6)?, r.get(7)?);
+        let protected: Option<String> = r.get(8)?;
+        let (dup_selected, unreadable, going): (bool, bool, i64) =
+            (r.get(9)?, r.get(10)?, r.get(11)?);
+        if lic {
+            lic_objects += 1;
+            continue;
+        }
+        let tie = match ties {
+            0 => String::new(),
+            1 => ", tied with 1 other".to_string(),
+            t => format!(", tied with {t} others"),
+        };
+        let why = match (dup_selected, protected.as_deref()) {
+            (true, Some(p)) => format!(
+                "-d would remove it, but {}",
+                match p {
+                    "in-use" => "it was used since this run started (a build is using it)",
+                    "keep-newer-than" => "it was used within --keep-newer-than",
+                    "deps" => "an object that stays depends on it",
+                    "unreadable" => "its directory cannot be read",
+                    _ => "a protection keeps it",
+                }
+            ),
+            _ if unreadable => {
+                "its group has objects in a directory that cannot be read: -d takes none of it"
+                    .to_string()
+            }
+            _ if n <= i64::from(keep) => format!("the group has no more than {keep} objects"),
+            _ => match (has_archive, archive_ns) {
+                (true, Some(t)) if newest => format!("newest archive, {}{tie}", when(t)),
+                (true, Some(t)) => format!("one of the {keep} newest archives, {}{tie}", when(t)),
+                (true, None) => "kept, though it has no archive".to_string(),
+                (false, _) if newest => format!(
+                    "newest file, {}{tie}; no object of the group has an archive",
+                    when(last_ns)
+                ),
+                (false, _) => format!(
+                    "one of the {keep} newest, {}{tie}; no object of the group has an archive",
+                    when(last_ns)
+                ),
+            },
+        };
+        eprintln!("  keeps {path}: {why}; {going} of {n} objects of its group go");
+    }
+    if lic_objects > 0 {
+        eprintln!(
+            "  ({lic_objects} objects of populate_lic groups are never touched: they duplicate in normal builds)"
+        );
+    }
+    Ok(())
 }
 
 /// The files a confirmed run did not remove, with why.

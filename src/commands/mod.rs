@@ -2,10 +2,12 @@
 //! prints. All printing happens here.
 
 pub mod clean;
+pub mod progress;
 pub mod query;
 pub mod report;
 pub mod scan;
 pub mod trash;
+pub mod ui;
 
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
@@ -13,6 +15,7 @@ use sstate_cache_management::index::{self, Index};
 use sstate_cache_management::lock::{self, Lock};
 use sstate_cache_management::policy::{StampDir, stamps};
 use sstate_cache_management::scan::{ScanOptions, ScanReport};
+use sstate_cache_management::units::human_bytes;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -163,13 +166,14 @@ pub fn with_rebuild<T>(cfg: &CacheConfig, mut stages: impl FnMut() -> Result<T>)
 
 /// Scan again within a session (its locks held by the caller).
 pub fn rescan(cfg: &CacheConfig, index: &mut Index) -> Result<ScanReport> {
-    let report = sstate_cache_management::scan::scan(
-        index,
-        ScanOptions {
-            jobs: cfg.jobs,
-            full: false,
-        },
-    )?;
+    let opts = ScanOptions {
+        jobs: cfg.jobs,
+        full: false,
+        progress: Default::default(),
+    };
+    let bar = progress::scanning(cfg.progress, &cfg.cache_dir, &opts.progress);
+    let report = sstate_cache_management::scan::scan(index, opts)?;
+    drop(bar);
     report.warnings.iter().for_each(|w| warn(w));
     Ok(report)
 }
@@ -208,9 +212,40 @@ pub fn say(line: impl std::fmt::Display) -> Result<()> {
         .context("writing to stdout")
 }
 
-/// Print a warning the way every command does.
+/// Print a warning the way every command does (not with `-q`).
 pub fn warn(msg: &str) {
-    eprintln!("warning: {msg}");
+    ui::warning(msg);
+}
+
+/// After a scan that found no entry at all: the dir is probably not an
+/// SSTATE_DIR (a typo, or a build's TMPDIR). Only a hint: an empty cache
+/// is also what a new SSTATE_DIR looks like, and nothing can be removed
+/// from it, so every command goes on as usual (exit 0).
+fn hint_if_no_entries(cfg: &CacheConfig, scan: &ScanReport) {
+    if scan.entries > 0 || !scan.warnings.is_empty() {
+        return;
+    }
+    let others = std::fs::read_dir(&cfg.cache_root)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .filter(|e| e.file_name() != sstate_cache_management::TOOL_DIR)
+                .count()
+        })
+        .unwrap_or(0);
+    let what = if others == 0 {
+        "it is empty".to_string()
+    } else {
+        format!(
+            "none of the files below it is named like one (sstate:PN:…:HASH_TASK.EXT, in HH/hh dirs); \
+             it holds {others} other {} at its top",
+            if others == 1 { "item" } else { "items" }
+        )
+    };
+    warn(&format!(
+        "{} holds no sstate entries ({what}): it may not be an SSTATE_DIR. \
+         Check --cache-dir (or $SSTATE_CACHE_DIR); nothing in it can be removed",
+        cfg.cache_dir.display()
+    ));
 }
 
 /// Open the index (or a copy of it in memory) and bring it up to date; the
@@ -219,6 +254,7 @@ fn open_and_scan(cfg: &CacheConfig, check: bool, memory: bool) -> Result<(Index,
     let opts = ScanOptions {
         jobs: cfg.jobs,
         full: cfg.full_rescan,
+        progress: Default::default(),
     };
     let (mut idx, notes) = if memory {
         let idx = Index::open_in_memory(&cfg.index_path, &cfg.cache_root)?;
@@ -251,15 +287,20 @@ fn open_and_scan(cfg: &CacheConfig, check: bool, memory: bool) -> Result<(Index,
         );
     }
     // (A corrupt index found by the scan is the callers' `with_rebuild`.)
-    let report = sstate_cache_management::scan::scan(&mut idx, opts)?;
+    let bar = progress::scanning(cfg.progress, &cfg.cache_dir, &opts.progress);
+    let report = sstate_cache_management::scan::scan(&mut idx, opts);
+    drop(bar);
+    let report = report?;
     report.warnings.iter().for_each(|w| warn(w));
+    hint_if_no_entries(cfg, &report);
     if cfg.verbose {
         eprintln!(
-            "Scanned ({}, {} ms): {} entries in {} objects; listed {} dirs, {} unchanged; {} added, {} removed, {} changed",
+            "Scanned ({}, {}): {} entries in {} objects, {}; listed {} dirs, {} unchanged; {} added, {} removed, {} changed",
             report.mode,
-            report.duration_ms,
+            ui::millis(report.duration_ms),
             report.entries,
             report.objects,
+            human_bytes(report.disk_bytes),
             report.dirs_listed,
             report.dirs_stat,
             report.added,

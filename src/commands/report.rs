@@ -88,8 +88,12 @@ fn report_once(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) 
     // The report is where dependencies are looked at: know all of them
     // (a cleanup reads only the siginfo files its plan needs).
     if !read_only {
-        use sstate_cache_management::deps;
-        deps::update(&mut index, cfg.jobs, deps::Scope::All)?;
+        use sstate_cache_management::{deps, progress::Counters};
+        let counters = std::sync::Arc::new(Counters::default());
+        let bar = super::progress::reading_siginfo(cfg.progress, &counters);
+        let read = deps::update(&mut index, cfg.jobs, deps::Scope::All, &counters);
+        drop(bar);
+        read?;
     }
     let r = report::build(&mut index, &reclaim, now_ns)?;
     let out = match format {

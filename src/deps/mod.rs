@@ -12,6 +12,7 @@
 //! unreadable siginfo is recorded with its reason and contributes no edges.
 
 use crate::index::Index;
+use crate::progress::Counters;
 use crate::siginfo;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -59,8 +60,14 @@ pub enum Scope {
 }
 
 /// Read the siginfo files `scope` asks for, on `jobs` threads, and store
-/// the edges. One transaction.
-pub fn update(index: &mut Index, jobs: usize, scope: Scope) -> Result<EdgeReport> {
+/// the edges. One transaction. `progress` counts the files queued and
+/// read (`siginfo_*`).
+pub fn update(
+    index: &mut Index,
+    jobs: usize,
+    scope: Scope,
+    progress: &Counters,
+) -> Result<EdgeReport> {
     let started = std::time::Instant::now();
     let mut report = EdgeReport::default();
     let root = index.cache_root.clone();
@@ -96,7 +103,8 @@ pub fn update(index: &mut Index, jobs: usize, scope: Scope) -> Result<EdgeReport
             break;
         }
         report.rounds += 1;
-        read_into(&tx, pool, &root, &pending, &mut report)?;
+        Counters::add(&progress.siginfo_queued, pending.len() as u64);
+        read_into(&tx, pool, &root, &pending, &mut report, progress)?;
         if scope == Scope::All {
             break;
         }
@@ -117,6 +125,7 @@ fn read_into(
     root: &std::path::Path,
     pending: &[(i64, String)],
     report: &mut EdgeReport,
+    progress: &Counters,
 ) -> Result<()> {
     tx.execute_batch("DELETE FROM temp.deps_round;")
         .context("preparing a round of siginfo reading")?;
@@ -137,7 +146,11 @@ fn read_into(
             chunk
                 .par_iter()
                 .map_init(siginfo::Reader::default, |reader, (_, rel)| {
-                    reader.read_deps(&root.join(rel))
+                    // (One relaxed add per file: a read and a decompression
+                    // each, so it costs nothing.)
+                    let deps = reader.read_deps(&root.join(rel));
+                    Counters::add(&progress.siginfo_read, 1);
+                    deps
                 })
                 .collect()
         });

@@ -15,21 +15,25 @@ pub use walk::RawEntry;
 pub use writer::{Stat, UNREADABLE_KNOWN, UNREADABLE_UNKNOWN};
 
 use crate::index::{Index, now_rfc3339};
+use crate::progress::Counters;
 use anyhow::{Context, Result, bail};
 use rusqlite::{Transaction, params};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use walk::{DirStamp, Event, Known, KnownDir};
 use writer::Writer;
 
 /// How to scan.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Threads for the walk.
     pub jobs: usize,
     /// List and stat every directory, even those whose mtime is unchanged
     /// (this is what picks up mtime updates of builds reusing objects).
     pub full: bool,
+    /// Bumped as directories are visited (`scan_*`).
+    pub progress: Arc<Counters>,
 }
 
 /// What a scan found and changed.
@@ -92,6 +96,11 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         "incremental"
     };
     let known = Known::new(&known_dirs);
+    let progress = &*opts.progress;
+    progress.scan_dirs_known.store(
+        known_dirs.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     // The directories this scan lists: their entries were stat-ed just
     // now, so a plan made right after need not stat them again.
     tx.execute_batch(
@@ -121,6 +130,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
             }
             let applied = match event {
                 Event::Unchanged { rel } => {
+                    Counters::add(&progress.scan_dirs, 1);
                     writer.unchanged(rel, &mut report);
                     Ok(())
                 }
@@ -141,7 +151,11 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
                     stamp,
                     entries,
                     relist,
-                } => writer.listed(rel, stamp, entries, relist, &mut report),
+                } => {
+                    Counters::add(&progress.scan_dirs, 1);
+                    Counters::add(&progress.scan_entries, entries.len() as u64);
+                    writer.listed(rel, stamp, entries, relist, &mut report)
+                }
             };
             if let Err(e) = applied {
                 failure = Some(e);

@@ -16,6 +16,7 @@
 
 use super::writer::Stat;
 use crate::index::Index;
+use crate::progress::Counters;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use rusqlite::params;
@@ -121,7 +122,8 @@ const SECOND_PASS: &str = "NOT (e.kind = 'archive' OR o.archive_mtime_ns IS NULL
 /// `lstat` the objects in `temp.restat_todo(id)` (see the module doc) and
 /// write what changed back to the index (one transaction). Errors other
 /// than "gone" leave the entry as indexed: the removal checks it again.
-pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
+/// `progress` counts the entries queued and stat-ed (`restat_*`).
+pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<RestatReport> {
     let started = std::time::Instant::now();
     let root = crate::remove::beneath::open_root(&index.cache_root).map_err(|e| {
         anyhow::anyhow!("opening the cache dir {}: {e}", index.cache_root.display())
@@ -148,7 +150,8 @@ pub fn restat(index: &mut Index, jobs: usize) -> Result<RestatReport> {
             break;
         }
         report.entries += rows.len() as u64;
-        apply(&tx, pool, &root, &rows, &mut report)?;
+        Counters::add(&progress.restat_queued, rows.len() as u64);
+        apply(&tx, pool, &root, &rows, &mut report, progress)?;
     }
     if report.changed + report.gone > 0 {
         tx.execute_batch(
@@ -173,6 +176,7 @@ fn apply(
     root: &rustix::fd::OwnedFd,
     rows: &[Row],
     report: &mut RestatReport,
+    progress: &Counters,
 ) -> Result<()> {
     let mut update = tx
         .prepare(
@@ -200,6 +204,7 @@ fn apply(
                 })
                 .collect()
         });
+        Counters::add(&progress.restat_done, chunk.len() as u64);
         for (row, f) in chunk.iter().zip(fresh) {
             let siginfo_moved = match &f {
                 Fresh::Same => continue,
