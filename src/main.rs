@@ -41,7 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some(cfg) = resolve(&args.cache)? else {
                 return no_cache_dir();
             };
-            commands::report::run(&cfg, &args.stamps_dir, args.format)
+            commands::report::run(&cfg, &args.stamps_dir, args.format, args.html.as_deref())
         }
         Some(Command::Trash(args)) => {
             let Some(cfg) = resolve(&args.cache)? else {
@@ -49,6 +49,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             commands::trash::run(&cfg, args.action)
         }
+        Some(Command::Completions(args)) => commands::docs::completions(args.shell),
+        Some(Command::Man(args)) => commands::docs::man(args.dir.as_deref()),
         Some(Command::Query(args)) => {
             let Some(cfg) = resolve(&args.cache)? else {
                 return no_cache_dir();
