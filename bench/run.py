@@ -34,7 +34,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where cargo puts the binaries (it honours CARGO_TARGET_DIR, relative to ROOT).
-RELEASE = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "release")
+TARGET = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
 
 
 # GNU time reports a command's own peak RSS; without it, wait4's figure is
@@ -318,18 +318,24 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--work", help="where caches are generated (default target/bench)")
-    ap.add_argument("--bin", default=os.path.join(RELEASE, "sstate-cache-management"))
-    ap.add_argument("--gencache", default=os.path.join(RELEASE, "examples/gencache"))
+    ap.add_argument("--profile", default="release",
+                    help="cargo profile to build and measure: release (stripped, what is installed) or "
+                         "profiling (the same code with line tables, for perf record)")
+    ap.add_argument("--bin", help="the binary (default TARGET/PROFILE/sstate-cache-management)")
+    ap.add_argument("--gencache", help="the generator (default TARGET/PROFILE/examples/gencache)")
     ap.add_argument("--no-build", action="store_true", help="use --bin and --gencache as they are")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (for the test suite)")
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--settle", type=float, default=2.1,
                     help="seconds to wait after churn (the scanner re-lists dirs changed within 2 s)")
     args = ap.parse_args()
+    out_dir = os.path.join(TARGET, args.profile)
+    args.bin = args.bin or os.path.join(out_dir, "sstate-cache-management")
+    args.gencache = args.gencache or os.path.join(out_dir, "examples/gencache")
     if args.smoke:
         args.sizes, args.repeat, args.settle = [300, 600], 1, 0.0
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "sstate-cache-management",
+        subprocess.run(["cargo", "build", "--profile", args.profile, "--quiet", "--bin", "sstate-cache-management",
                         "--example", "gencache"], cwd=ROOT, check=True)
     for exe in (args.bin, args.gencache):
         if not os.access(exe, os.X_OK):

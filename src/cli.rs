@@ -86,6 +86,34 @@ pub enum Command {
     Query(QueryArgs),
     /// List, restore or empty what cleanups with --trash moved aside.
     Trash(TrashArgs),
+    /// Print a shell completion script on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per command
+    /// into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Install, e.g.:
+  sstate-cache-management completions bash > ~/.local/share/bash-completion/completions/sstate-cache-management
+  sstate-cache-management completions zsh > ~/.zfunc/_sstate-cache-management   (with fpath+=~/.zfunc)
+  sstate-cache-management completions fish > ~/.config/fish/completions/sstate-cache-management.fish")]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Install, e.g.:
+  sstate-cache-management man --dir ~/.local/share/man/man1
+  sstate-cache-management man | man -l -")]
+pub struct ManArgs {
+    /// Write sstate-cache-management.1 and a page per subcommand
+    /// (sstate-cache-management-report.1, ...) into DIR instead of printing
+    /// the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +322,12 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
+
+    /// Also write the report as one self-contained HTML page (SVG charts,
+    /// no scripts or network needed; its figures embedded as JSON) to FILE.
+    /// The report is still printed in --format.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

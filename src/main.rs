@@ -52,7 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some(cfg) = resolve(cache, args.format != TableFormat::Table)? else {
                 return no_cache_dir();
             };
-            commands::report::run(&cfg, &args.stamps_dir, args.format)
+            commands::report::run(&cfg, &args.stamps_dir, args.format, args.html.as_deref())
         }
         Some(Command::Trash(args)) => {
             let Some(cfg) = resolve(cache, false)? else {
@@ -60,6 +60,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             commands::trash::run(&cfg, args.action)
         }
+        Some(Command::Completions(args)) => commands::docs::completions(args.shell),
+        Some(Command::Man(args)) => commands::docs::man(args.dir.as_deref()),
         Some(Command::Query(args)) => {
             let Some(cfg) = resolve(cache, args.format != TableFormat::Table)? else {
                 return no_cache_dir();

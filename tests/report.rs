@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 const DAY: i64 = 86_400;
 
 /// One object of the known cache and what the test knows about it.
-struct Obj {
+pub(crate) struct Obj {
     spec: ObjectSpec<'static>,
     /// The age bucket of the report its mtime falls in.
     age: &'static str,
@@ -32,9 +32,9 @@ impl Obj {
     }
 }
 
-struct Known {
-    cache: Cache,
-    objs: Vec<Obj>,
+pub(crate) struct Known {
+    pub(crate) cache: Cache,
+    pub(crate) objs: Vec<Obj>,
 }
 
 /// 3 target recipes (busybox, zlib, base-files) and 2 native ones (one
@@ -43,7 +43,7 @@ struct Known {
 /// busybox populate_sysroot and of busybox populate_lic; one orphan
 /// siginfo (zlib package, older than the group's archive). Archives have
 /// known sizes; mtimes are 2, 40 and 400 days ago.
-fn known_cache() -> Known {
+pub(crate) fn known_cache() -> Known {
     let now = now_secs();
     let (d2, d40, d400) = (now - 2 * DAY, now - 40 * DAY, now - 400 * DAY);
     let age = |t: i64| match (now - t) / DAY {

@@ -2,6 +2,7 @@
 //! prints. All printing happens here.
 
 pub mod clean;
+pub mod docs;
 pub mod progress;
 pub mod query;
 pub mod report;

@@ -11,18 +11,28 @@ use sstate_cache_management::plan::Request;
 use sstate_cache_management::policy::{Policy, stamps};
 use sstate_cache_management::report::{self, Report, Row, Table};
 use sstate_cache_management::units::human_bytes;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Ages the report shows `--older-than` for, as (label, days).
 const AGES: &[(&str, i64)] = &[("older-than 30d", 30), ("older-than 90d", 90)];
 
-pub fn run(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> Result<i32> {
+pub fn run(
+    cfg: &CacheConfig,
+    stamps_dirs: &[PathBuf],
+    format: TableFormat,
+    html: Option<&Path>,
+) -> Result<i32> {
     // Everything is printed at the end: a corrupt index found on the way
     // is rebuilt and the report made again.
-    super::with_rebuild(cfg, || report_once(cfg, stamps_dirs, format))
+    super::with_rebuild(cfg, || report_once(cfg, stamps_dirs, format, html))
 }
 
-fn report_once(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) -> Result<i32> {
+fn report_once(
+    cfg: &CacheConfig,
+    stamps_dirs: &[PathBuf],
+    format: TableFormat,
+    html: Option<&Path>,
+) -> Result<i32> {
     // Never wait for a cleanup: when one holds the index, report what the
     // index holds as of its last scan, read-only.
     let session = match open_session(
@@ -96,30 +106,29 @@ fn report_once(cfg: &CacheConfig, stamps_dirs: &[PathBuf], format: TableFormat) 
         read?;
     }
     let r = report::build(&mut index, &reclaim, now_ns)?;
+    if let Some(path) = html {
+        // The page is made from the same `Report` value as the output
+        // below, and embeds what `--format json` prints.
+        let page = report::html::render(
+            &r,
+            &report::html::Meta {
+                cache_dir: cfg.cache_dir.display().to_string(),
+                generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                stale: read_only,
+            },
+        );
+        write_file(path, page.as_bytes())?;
+    }
     let out = match format {
         TableFormat::Table => text(cfg, &r),
         TableFormat::Json => {
-            serde_json::to_string_pretty(&json(&r)).context("encoding JSON")? + "\n"
+            serde_json::to_string_pretty(&r.to_json()).context("encoding JSON")? + "\n"
         }
         TableFormat::Csv => csv(&r),
     };
     say(out.trim_end_matches('\n'))?;
     Ok(0)
-}
-
-/// The JSON shape (documented in the README): totals at the top level,
-/// `sections` an object of arrays, `reclaim` an array.
-fn json(r: &Report) -> serde_json::Value {
-    serde_json::json!({
-        "groups": r.groups,
-        "objects": r.objects,
-        "files": r.files,
-        "disk_bytes": r.disk_bytes,
-        "size": r.size,
-        "sections": r.sections.iter().map(|(name, rows)| (name.clone(), serde_json::to_value(rows).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
-        "reclaim": r.reclaim,
-        "deps": r.deps,
-    })
 }
 
 /// One CSV table for everything: section,key,objects,files,disk_bytes.
@@ -224,4 +233,23 @@ fn section(title: &str, rows: &[Row]) -> String {
         ));
     }
     out
+}
+
+/// Write `bytes` to `path` whole or not at all: into a temporary file
+/// beside it, then renamed over it (a page published from CI is never
+/// seen half written).
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("--html {}: not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("writing the HTML report to {}", path.display()))
 }

@@ -1,5 +1,6 @@
 //! Reports and ad-hoc queries over the index. Builds tables; never prints.
 
+pub mod html;
 pub mod table;
 
 use crate::index::Index;
@@ -96,7 +97,52 @@ pub struct Report {
     pub reclaim: Vec<Reclaim>,
     /// What the index knows of dependencies between objects.
     pub deps: DepsSummary,
+    /// The cache as each scan left it, oldest first (at most
+    /// [`HISTORY_POINTS`]; see `history.sql`).
+    pub history: Vec<ScanPoint>,
 }
+
+impl Report {
+    /// The JSON shape `report --format json` prints (documented in the
+    /// README) and the HTML page embeds: totals at the top level,
+    /// `sections` an object of arrays, `reclaim` and `history` arrays.
+    pub fn to_json(&self) -> serde_json::Value {
+        let sections: serde_json::Map<String, serde_json::Value> = self
+            .sections
+            .iter()
+            .map(|(name, rows)| {
+                let rows = rows.iter().map(|r| serde_json::json!(r)).collect();
+                (name.clone(), serde_json::Value::Array(rows))
+            })
+            .collect();
+        serde_json::json!({
+            "groups": self.groups,
+            "objects": self.objects,
+            "files": self.files,
+            "disk_bytes": self.disk_bytes,
+            "size": self.size,
+            "sections": sections,
+            "reclaim": self.reclaim,
+            "deps": self.deps,
+            "history": self.history,
+        })
+    }
+}
+
+/// The cache after one scan: a point of the growth chart.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ScanPoint {
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// `cold`, `incremental` or `full`.
+    pub mode: String,
+    pub entries: u64,
+    pub objects: u64,
+    pub disk_bytes: u64,
+}
+
+/// At most this many scans in [`Report::history`].
+pub const HISTORY_POINTS: u32 = 400;
 
 /// What one policy alone would remove now, and what dependency retention
 /// keeps of what it would otherwise select.
@@ -210,6 +256,22 @@ pub fn build(index: &mut Index, reclaim: &[(String, Request)], now_ns: i64) -> R
             })
         })
         .context("report: dependencies")?;
+    let history = index
+        .conn
+        .prepare(include_str!("history.sql"))
+        .and_then(|mut stmt| {
+            stmt.query_map([HISTORY_POINTS], |r| {
+                Ok(ScanPoint {
+                    started_at: r.get(0)?,
+                    mode: r.get(1)?,
+                    entries: r.get::<_, i64>(2)? as u64,
+                    objects: r.get::<_, i64>(3)? as u64,
+                    disk_bytes: r.get::<_, i64>(4)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("report: scan history")?;
     Ok(Report {
         groups,
         objects,
@@ -219,5 +281,6 @@ pub fn build(index: &mut Index, reclaim: &[(String, Request)], now_ns: i64) -> R
         sections,
         reclaim: rows_out,
         deps,
+        history,
     })
 }
