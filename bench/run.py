@@ -19,6 +19,24 @@ in the same run. Peak memory is each command's max RSS (GNU time, else wait4).
   python3 bench/run.py                      # 100k and 300k objects
   python3 bench/run.py --sizes 300000 1000000
   python3 bench/run.py --smoke              # tiny, for the test suite
+
+--nfs runs the scan and removal steps on a simulated NFS mount instead: the
+generated cache is mirrored by tools/latencyfs (a FUSE passthrough that
+answers every request --delay-us after it arrived, with no attribute or
+entry caching in the kernel, so every stat, lookup, readdir and unlink is a
+round trip) and each step is measured for every --jobs value against find
+on the same mount, with the daemon's request counts:
+
+  python3 bench/run.py --nfs --delay-us 200 --sizes 20000 --jobs 1 8 32
+
+  find         find MNT -printf '%s %T@ %p\n' (serial: one request at a time)
+  pwalk -j N   a parallel find (tools/latencyfs/src/bin/pwalk.rs): what N
+               threads of list + lstat can reach on this mount
+  cold -d -n   no index yet (the index is on local disk, as by default)
+  warm -d -n   the index kept, after 1% of the objects were reused (their
+               files touched, as a build that restores them does)
+  remove -d -y on a fresh copy of the cache, its index built beforehand;
+               against xargs -0 -P2 rm -f of the same files on the mount
 """
 
 import argparse
@@ -26,6 +44,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -312,11 +331,210 @@ def table(results):
     return "\n".join(out)
 
 
+# ---------------------------------------------------------------------------
+# Simulated NFS (--nfs)
+
+
+class LatencyFs:
+    """A latencyfs mount of `source` on `mnt`, with its request counts."""
+
+    def __init__(self, args, source, mnt, stats):
+        self.stats = stats
+        if os.path.exists(stats):
+            os.unlink(stats)  # a previous daemon's counts
+        os.makedirs(mnt, exist_ok=True)
+        self.mnt = mnt
+        self.proc = subprocess.Popen(
+            [args.latencyfs, source, mnt, "--delay-us", str(args.delay_us),
+             "--threads", str(args.fuse_threads), "--stats", stats],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.proc.wait()
+            sys.exit(f"latencyfs did not mount {mnt}: {self.proc.stderr.read()}")
+        self.seq = 0
+
+    def counts(self):
+        """The daemon's counts so far (asks it with SIGUSR1, waits for the dump)."""
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with open(self.stats) as fh:
+                    doc = json.load(fh)
+                if doc["seq"] > self.seq:
+                    self.seq = doc["seq"]
+                    return doc
+            except (FileNotFoundError, json.JSONDecodeError):
+                pass
+            time.sleep(0.02)
+        sys.exit("latencyfs wrote no counts")
+
+    def measure(self, cmd, check=True):
+        """Run cmd on the mount: (seconds, stdout, requests, {op: n}, daemon CPU s)."""
+        a = self.counts()
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        b = self.counts()
+        if check and p.returncode != 0:
+            sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+        ops = {k: b["ops"][k] - a["ops"][k] for k in b["ops"] if b["ops"][k] != a["ops"][k]}
+        return dt, p.stdout, b["requests"] - a["requests"], ops, b["cpu_s"] - a["cpu_s"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if os.path.ismount(self.mnt):
+            subprocess.run(["umount", "-l", self.mnt], check=False)
+        return self.proc.stderr.read()
+
+
+def local_files(root):
+    out = set()
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            out.add(os.path.relpath(os.path.join(dirpath, f), root))
+    return out
+
+
+def nfs_size(args, n, work):
+    src = os.path.join(work, "nfs-src")
+    mnt = os.path.join(work, "nfs-mnt")
+    index = os.path.join(work, f"nfs-index-{n}.sqlite")
+    shutil.rmtree(src, ignore_errors=True)
+    os.makedirs(src)
+    cache = os.path.join(src, "cache")
+    gen = subprocess.run([args.gencache, "--objects", str(n), "--seed", "1", cache],
+                         capture_output=True, text=True, check=True)
+    counts = dict(kv.split("=") for kv in gen.stdout.split())
+    print(f"# {n} objects: {gen.stdout.strip()}", file=sys.stderr)
+    fs = LatencyFs(args, src, mnt, os.path.join(work, "nfs-stats.json"))
+    rows = []  # (step, jobs, seconds, requests, ops, daemon cpu, note)
+    removal = {}
+    try:
+        mcache = os.path.join(mnt, "cache")
+
+        def row(step, jobs, m, note=""):
+            dt, _, req, ops, cpu = m
+            rows.append((step, jobs, dt, req, ops, cpu, note))
+            print(f"# {step} ({jobs} jobs): {dt:.2f} s, {req:,} requests, daemon CPU {cpu:.2f} s {note}",
+                  file=sys.stderr)
+
+        row("find", 1, fs.measure(["find", mcache, "-printf", "%s %T@ %p\n"]))
+        for j in args.jobs:
+            if j > 1:
+                row("pwalk", j, fs.measure([args.pwalk, "-j", str(j), mcache]))
+        rng = random.Random(1)
+        for j in args.jobs:
+            tool = [args.bin, "--cache-dir", mcache, "--index", index, "-j", str(j)]
+            if os.path.exists(index):
+                os.unlink(index)
+            row("cold -d -n", j, fs.measure(tool + ["-d", "-n"]))
+            k = reuse(cache, 0.01, rng)  # on the source: the touches cost no requests
+            row("warm -d -n after 1% reuse", j, fs.measure(tool + ["-d", "-n"]), f"({k} objects touched)")
+        # Removal: a fresh copy each time (made on the source, not timed),
+        # its index built first, so the row is the removal run itself.
+        removed = None
+        rcache, mrcache = os.path.join(src, "rm"), os.path.join(mnt, "rm")
+        rindex = os.path.join(work, f"nfs-index-rm-{n}.sqlite")
+        for j in args.jobs:
+            shutil.rmtree(rcache, ignore_errors=True)
+            subprocess.run(["cp", "-a", cache, rcache], check=True)
+            before = local_files(rcache)
+            if os.path.exists(rindex):
+                os.unlink(rindex)
+            tool = [args.bin, "--cache-dir", mrcache, "--index", rindex, "-j", str(j)]
+            fs.measure(tool[:-1] + [str(max(args.jobs)), "-d", "-n"])  # the index, untimed
+            m = fs.measure(tool + ["-d", "-y", "--format", "json"])
+            doc = json.loads(m[1])
+            t = doc["timings_ms"]
+            gone = sorted(before - local_files(rcache))
+            if removed is None:
+                removed = gone
+            row("remove -d -y", j, m, f"(unlink phase {t['remove'] / 1000:.2f} s, "
+                f"index update {t['index_update'] / 1000:.2f} s, {len(gone):,} files)")
+            removal[j] = {"files": len(gone), "unlink_s": t["remove"] / 1000,
+                          "index_update_s": t["index_update"] / 1000, "scan_s": t["scan"] / 1000,
+                          "plan_s": t["plan"] / 1000}
+        shutil.rmtree(rcache, ignore_errors=True)
+        subprocess.run(["cp", "-a", cache, rcache], check=True)
+        listing = os.path.join(work, "nfs-rm-list")
+        with open(listing, "wb") as fh:
+            fh.write(b"".join(os.fsencode(os.path.join(mrcache, f)) + b"\0" for f in removed or []))
+        m = fs.measure(["sh", "-c", f"xargs -0 -P2 rm -f < '{listing}'"])
+        row("xargs -0 -P2 rm -f", 2, m, f"(the same {len(removed or []):,} files)")
+        if removed is not None:
+            left = local_files(rcache)
+            assert not (set(removed) & left), "xargs rm left files behind"
+        shutil.rmtree(rcache, ignore_errors=True)
+        for p in (index, rindex, listing):
+            if os.path.exists(p):
+                os.unlink(p)
+    finally:
+        tail = fs.close()
+        print(f"# {tail.strip().splitlines()[-1] if tail.strip() else 'latencyfs gone'}", file=sys.stderr)
+        shutil.rmtree(src, ignore_errors=True)
+    return {"objects": n, "entries": int(counts["entries"]), "dirs": int(counts["dirs"]),
+            "rows": rows, "removal": removal}
+
+
+def nfs_table(args, results):
+    out = []
+    for res in results:
+        find = next(r for r in res["rows"] if r[0] == "find")
+        walked = res["entries"] + res["dirs"]
+        out.append(f"{res['objects']:,} objects ({res['entries']:,} entries in {res['dirs']:,} directories), "
+                   f"{args.delay_us} µs per request:")
+        out.append("")
+        out.append("| step | -j | s | × find | requests | per entry or dir | daemon CPU s | |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for step, j, dt, req, ops, cpu, note in res["rows"]:
+            out.append(f"| {step} | {j} | {dt:.2f} | {dt / find[2]:.2f}× | {req:,} | {req / walked:.2f} "
+                       f"| {cpu:.2f} | {note} |")
+        out.append("")
+        for step, j, dt, req, ops, cpu, note in res["rows"]:
+            top = ", ".join(f"{k} {v:,}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1]))
+            out.append(f"- {step} -j {j}: {top}")
+        out.append("")
+        by = {(r[0], r[1]): r[2] for r in res["rows"]}
+        jobs = [j for j in args.jobs if ("cold -d -n", j) in by]
+        if 1 in jobs:
+            for step in ("cold -d -n", "warm -d -n after 1% reuse", "remove -d -y"):
+                sp = ", ".join(f"-j {j}: {by[(step, 1)] / by[(step, j)]:.1f}×" for j in jobs if j != 1)
+                out.append(f"- {step}, speed-up over -j 1: {sp}")
+        rm_x = by.get(("xargs -0 -P2 rm -f", 2))
+        if rm_x:
+            for j, rm in res["removal"].items():
+                out.append(f"- remove -j {j}: unlink phase {rm['unlink_s']:.2f} s = {rm['unlink_s'] / rm_x:.2f}× "
+                           f"xargs -P2 rm ({rm_x:.2f} s) for {rm['files']:,} files; the whole run "
+                           f"{by[('remove -d -y', j)] / rm_x:.2f}×")
+    return "\n".join(out)
+
+
+def nfs_main(args, work):
+    if not os.path.exists("/dev/fuse"):
+        sys.exit("--nfs needs /dev/fuse")
+    results = [nfs_size(args, n, work) for n in args.sizes]
+    print(nfs_table(args, results))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([r | {"rows": [dict(zip(("step", "jobs", "seconds", "requests", "ops", "daemon_cpu_s",
+                                                 "note"), row)) for row in r["rows"]]}
+                       for r in results], fh, indent=2)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--jobs", type=int, nargs="+", default=None,
+                    help="-j for the tool (default 8; --nfs: each of these, default 1 8 32)")
     ap.add_argument("--work", help="where caches are generated (default target/bench)")
     ap.add_argument("--profile", default="release",
                     help="cargo profile to build and measure: release (stripped, what is installed) or "
@@ -328,20 +546,41 @@ def main():
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--settle", type=float, default=2.1,
                     help="seconds to wait after churn (the scanner re-lists dirs changed within 2 s)")
+    ap.add_argument("--nfs", action="store_true", help="on a simulated NFS mount (tools/latencyfs)")
+    ap.add_argument("--delay-us", type=int, default=200, help="--nfs: delay per request (µs)")
+    ap.add_argument("--fuse-threads", type=int, default=4, help="--nfs: the daemon's event loops")
+    ap.add_argument("--latencyfs", default=os.path.join(RELEASE, "latencyfs"))
+    ap.add_argument("--pwalk", default=os.path.join(RELEASE, "pwalk"))
     args = ap.parse_args()
     out_dir = os.path.join(TARGET, args.profile)
     args.bin = args.bin or os.path.join(out_dir, "sstate-cache-management")
     args.gencache = args.gencache or os.path.join(out_dir, "examples/gencache")
     if args.smoke:
         args.sizes, args.repeat, args.settle = [300, 600], 1, 0.0
+    if args.jobs is None:
+        args.jobs = [1, 8, 32] if args.nfs else [8]
+    if not args.nfs:
+        if len(args.jobs) != 1:
+            sys.exit("--jobs takes one value without --nfs")
+        args.jobs = args.jobs[0]
     if not args.no_build:
         subprocess.run(["cargo", "build", "--profile", args.profile, "--quiet", "--bin", "sstate-cache-management",
                         "--example", "gencache"], cwd=ROOT, check=True)
-    for exe in (args.bin, args.gencache):
+        if args.nfs:
+            subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "latencyfs"], cwd=ROOT, check=True)
+    exes = [args.bin, args.gencache] + ([args.latencyfs, args.pwalk] if args.nfs else [])
+    for exe in exes:
         if not os.access(exe, os.X_OK):
             sys.exit(f"not executable: {exe}")
     work = args.work or (tempfile.mkdtemp(prefix="sscm-bench-") if args.smoke else os.path.join(ROOT, "target/bench"))
     os.makedirs(work, exist_ok=True)
+    if args.nfs:
+        print(f"# cores: {os.cpu_count()}, jobs: {args.jobs}, delay: {args.delay_us} µs, work dir: {work}",
+              file=sys.stderr)
+        nfs_main(args, work)
+        if args.smoke:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     print(f"# cores: {os.cpu_count()}, jobs: {args.jobs}, repeat: {args.repeat}, work dir: {work}", file=sys.stderr)
     results = [bench_size(args, n, work) for n in args.sizes]
     print(table(results))
