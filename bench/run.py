@@ -549,12 +549,14 @@ def main():
     ap.add_argument("--nfs", action="store_true", help="on a simulated NFS mount (tools/latencyfs)")
     ap.add_argument("--delay-us", type=int, default=200, help="--nfs: delay per request (µs)")
     ap.add_argument("--fuse-threads", type=int, default=4, help="--nfs: the daemon's event loops")
-    ap.add_argument("--latencyfs", default=os.path.join(RELEASE, "latencyfs"))
-    ap.add_argument("--pwalk", default=os.path.join(RELEASE, "pwalk"))
+    ap.add_argument("--latencyfs", help="--nfs: the daemon (default TARGET/release/latencyfs)")
+    ap.add_argument("--pwalk", help="--nfs: the parallel find (default TARGET/release/pwalk)")
     args = ap.parse_args()
     out_dir = os.path.join(TARGET, args.profile)
     args.bin = args.bin or os.path.join(out_dir, "sstate-cache-management")
     args.gencache = args.gencache or os.path.join(out_dir, "examples/gencache")
+    args.latencyfs = args.latencyfs or os.path.join(TARGET, "release", "latencyfs")
+    args.pwalk = args.pwalk or os.path.join(TARGET, "release", "pwalk")
     if args.smoke:
         args.sizes, args.repeat, args.settle = [300, 600], 1, 0.0
     if args.jobs is None:
