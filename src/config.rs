@@ -45,6 +45,18 @@ pub fn cache_dir_from(args: &CacheArgs) -> Option<PathBuf> {
     })
 }
 
+/// `-j` when not given: the reference's 8 on a local disk; 32 on a network
+/// file system, where threads wait on round trips rather than use CPU.
+pub const DEFAULT_JOBS: usize = 8;
+pub const DEFAULT_JOBS_NETWORK: usize = 32;
+
+fn default_jobs(cache_root: &std::path::Path) -> usize {
+    match index::network_fs_of_dir(cache_root) {
+        Some(_) => DEFAULT_JOBS_NETWORK,
+        None => DEFAULT_JOBS,
+    }
+}
+
 impl CacheConfig {
     pub fn resolve(args: &CacheArgs, cache_dir: PathBuf) -> Result<CacheConfig> {
         match std::fs::metadata(&cache_dir) {
@@ -58,12 +70,15 @@ impl CacheConfig {
             Some(p) => p.clone(),
             None => index::default_path(&cache_root)?,
         };
+        let jobs = args
+            .jobs
+            .map_or_else(|| default_jobs(&cache_root), |j| j as usize);
         Ok(CacheConfig {
             cache_dir,
             cache_root,
             index_path,
             index_is_default: args.index.is_none(),
-            jobs: args.jobs as usize,
+            jobs,
             full_rescan: args.full_rescan,
             verbose: args.verbose >= 1,
             quiet: args.quiet,

@@ -519,3 +519,20 @@ fn a_stamps_dir_above_several_builds_gets_a_warning() {
     assert_eq!(run.stdout, run2.stdout);
     assert_eq!(run.stdout, format!("{}\n", summary(3, 5)));
 }
+
+/// `-j` defaults to the reference's 8 on a local disk (32 only on a network
+/// file system) and an explicit `-j` wins; `-v` says how many threads run.
+#[test]
+fn jobs_default_to_8_on_a_local_disk_and_an_explicit_j_wins() {
+    let s = sized_cache();
+    let run = s.cache.run(&["-d", "-n", "-v"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("; 8 threads)"),
+        "default -j on a local disk:\n{}",
+        run.stderr
+    );
+    let run = s.cache.run(&["-d", "-n", "-v", "-j", "3"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("; 3 threads)"), "-j 3:\n{}", run.stderr);
+}

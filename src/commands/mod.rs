@@ -281,10 +281,11 @@ fn open_and_scan(cfg: &CacheConfig, check: bool, memory: bool) -> Result<(Index,
     }
     if cfg.verbose {
         eprintln!(
-            "Scanning {} (index {}{})",
+            "Scanning {} (index {}{}; {} threads)",
             cfg.cache_dir.display(),
             cfg.index_path.display(),
-            if notes.created { ", new" } else { "" }
+            if notes.created { ", new" } else { "" },
+            cfg.jobs
         );
     }
     // (A corrupt index found by the scan is the callers' `with_rebuild`.)

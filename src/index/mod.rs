@@ -281,6 +281,11 @@ pub fn network_fs(path: &Path) -> Option<&'static str> {
         Some(d) => d,
         None => Path::new("."),
     };
+    network_fs_of_dir(dir)
+}
+
+/// The network file system `dir` itself is on, if it is on one.
+pub fn network_fs_of_dir(dir: &Path) -> Option<&'static str> {
     let magic = rustix::fs::statfs(dir).ok()?.f_type as i64 as u32;
     Some(match magic {
         0x6969 => "NFS",
