@@ -358,3 +358,85 @@ pub enum Format {
     Text,
     Json,
 }
+
+/// The arguments with the global options given *before* a subcommand moved
+/// after it: `--cache-dir X report` is `report --cache-dir X` (clap would
+/// refuse it, since cleanup options and subcommands exclude each other).
+/// Only when every argument before the subcommand is a global option (or
+/// an unambiguous prefix of one, as `--cache=X`); anything else is left
+/// for clap to judge.
+pub fn hoist_global_options(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let subcommands: Vec<String> = cmd
+        .get_subcommands()
+        .flat_map(|s| {
+            std::iter::once(s.get_name().to_string()).chain(s.get_all_aliases().map(String::from))
+        })
+        .chain(["help".to_string()])
+        .collect();
+    let longs: Vec<(String, bool, bool)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            a.get_long().map(|l| {
+                (
+                    l.to_string(),
+                    a.is_global_set(),
+                    a.get_action().takes_values(),
+                )
+            })
+        })
+        .collect();
+    let shorts: Vec<(char, bool)> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .filter_map(|a| a.get_short().map(|s| (s, a.get_action().takes_values())))
+        .collect();
+    let mut i = 1;
+    while i < args.len() {
+        let Some(tok) = args[i].to_str() else {
+            return args;
+        };
+        if let Some(long) = tok.strip_prefix("--") {
+            let (name, has_value) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            let exact = longs.iter().find(|(l, ..)| l == name);
+            let mut prefixed = longs.iter().filter(|(l, ..)| l.starts_with(name));
+            let found = match exact {
+                Some(e) => Some(e),
+                None => match (prefixed.next(), prefixed.next()) {
+                    (Some(one), None) if !name.is_empty() => Some(one),
+                    _ => None,
+                },
+            };
+            match found {
+                Some((_, true, takes)) => i += if *takes && !has_value { 2 } else { 1 },
+                _ => return args,
+            }
+        } else if let Some(cluster) = tok.strip_prefix('-').filter(|c| !c.is_empty()) {
+            let mut chars = cluster.chars();
+            let Some(first) = chars.next() else {
+                return args;
+            };
+            match shorts.iter().find(|(s, _)| *s == first) {
+                Some((_, true)) => i += if cluster.len() > 1 { 1 } else { 2 },
+                Some((_, false)) if chars.all(|c| shorts.iter().any(|(s, t)| *s == c && !t)) => {
+                    i += 1
+                }
+                _ => return args,
+            }
+        } else if i > 1 && subcommands.iter().any(|s| s == tok) {
+            let mut out = Vec::with_capacity(args.len());
+            out.push(args[0].clone());
+            out.push(args[i].clone());
+            out.extend(args[1..i].iter().cloned());
+            out.extend(args[i + 1..].iter().cloned());
+            return out;
+        } else {
+            return args;
+        }
+    }
+    args
+}

@@ -11,7 +11,7 @@ use config::{CacheConfig, CleanConfig, cache_dir_from};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(cli::hoist_global_options(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             if let Some(code) = bare_path_hint(&e) {

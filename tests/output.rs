@@ -536,3 +536,40 @@ fn jobs_default_to_8_on_a_local_disk_and_an_explicit_j_wins() {
     run.expect_code(0);
     assert!(run.stderr.contains("; 3 threads)"), "-j 3:\n{}", run.stderr);
 }
+
+/// Global options may come before a subcommand, as after it:
+/// `--cache-dir X --index I query …` is `query --cache-dir X --index I …`;
+/// a cleanup option before a subcommand is still an error.
+#[test]
+fn global_options_before_a_subcommand_work_as_after_it() {
+    let s = sized_cache();
+    let sql = "SELECT count(*) AS n FROM objects";
+    let before = s.cache.run(&["query", "--format", "csv", sql]);
+    before.expect_code(0);
+    assert_eq!(before.stdout, "n\n3\n", "three objects: {}", before.stderr);
+    let run = s.cache.run(&["-j", "2", "scan"]);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with("Scanned "), "{}", run.stdout);
+    // (Cache::run puts --cache-dir and --index first, before the subcommand.)
+    let prefixed = s.cache.run_raw(
+        &[
+            &format!("--cache={}", s.cache.dir.display()),
+            "--index",
+            s.cache.index.to_str().expect("temp path is UTF-8"),
+            "query",
+            "--format",
+            "csv",
+            sql,
+        ],
+        None,
+    );
+    prefixed.expect_code(0);
+    assert_eq!(prefixed.stdout, "n\n3\n");
+    let mixed = s.cache.run(&["-d", "report"]);
+    mixed.expect_code(2);
+    assert!(
+        mixed.stderr.contains("cannot be used with"),
+        "{}",
+        mixed.stderr
+    );
+}
