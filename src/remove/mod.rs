@@ -259,19 +259,21 @@ pub fn apply(index: &Index, opts: &Options<'_>) -> Result<Totals> {
 }
 
 /// Read the plan a directory at a time (objects in id order, archives
-/// first within an object) and hand each unit to `f`.
+/// first within an object) and hand each unit to `f`. The query follows
+/// the `object_dir` and `entry_object` indexes, so SQLite streams it with
+/// no sort (a sorted plan of 690k files held 500 MB in memory).
 fn stream_plan(conn: &rusqlite::Connection, mut f: impl FnMut(Unit) -> Result<()>) -> Result<()> {
     let mut stmt = conn
         .prepare(
             "SELECT o.dir_id, d.path, d.mtime_ns, d.ctime_ns, o.id, o.stem,
                     e.id, e.ext, e.kind, e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink,
                     t.path, t.ino, t.size, t.mtime_ns
-             FROM temp.selected s
-             JOIN object o ON o.id = s.id
+             FROM object o
+             CROSS JOIN temp.selected s ON s.id = o.id
              JOIN dir d    ON d.id = o.dir_id
              JOIN entry e  ON e.object_id = o.id
              LEFT JOIN temp.link_target t ON t.entry_id = e.id
-             ORDER BY o.dir_id, o.id, e.kind = 'archive' DESC, e.id",
+             ORDER BY o.dir_id, o.id, e.id",
         )
         .context("preparing the removal plan")?;
     let mut rows = stmt.query([]).context("reading the removal plan")?;
@@ -305,7 +307,12 @@ fn stream_plan(conn: &rusqlite::Connection, mut f: impl FnMut(Unit) -> Result<()
             last_object == Some(object_id) && unit.as_ref().is_some_and(|(d, _)| *d == dir_id);
         if same_object {
             if let Some(o) = unit.as_mut().and_then(|(_, u)| u.objects.last_mut()) {
-                o.entries.push(entry);
+                // The archive goes first (see `remove_object`).
+                if entry.kind == "archive" {
+                    o.entries.insert(0, entry);
+                } else {
+                    o.entries.push(entry);
+                }
             }
             continue;
         }
