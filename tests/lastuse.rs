@@ -630,3 +630,24 @@ fn warm_reuse_of_a_stale_duplicate_switches_which_object_goes() {
         "nothing is 30 days old any more"
     );
 }
+
+/// The re-stat works in batches of 8,192 objects: a cache large enough for
+/// several batches, reused in place all over, still gets the fresh plan
+/// from its warm index (both re-stat passes cross batch boundaries).
+#[test]
+fn warm_plans_equal_fresh_plans_across_restat_batches() {
+    let seed = 77;
+    let (cache, specs) = random_cache(seed, 20_000);
+    cache.sub("scan", &[]).expect_code(0);
+    let touched = reuse_and_churn(&cache, &specs, seed);
+    assert!(
+        touched > 4_000,
+        "the test reuses objects all over the cache"
+    );
+    let fresh_index = cache.outside("fresh.sqlite");
+    let (fresh, fresh_line) = listing(&cache, &fresh_index, &["-d"]);
+    let (warm, warm_line) = listing(&cache, &cache.index, &["-d"]);
+    assert!(fresh.len() > 8_192, "more than one batch is selected");
+    assert_same_paths(&warm, &fresh, "warm vs fresh -d -n -D");
+    assert_eq!(warm_line, fresh_line);
+}
