@@ -306,18 +306,24 @@ pub fn network_fs_of_dir(dir: &Path) -> Option<&'static str> {
 /// Connection settings; returns a warning when the index is on a network
 /// file system (rollback journal instead of WAL there).
 fn configure(conn: &Connection, path: &Path) -> Result<Option<String>> {
+    let network = network_fs(path);
+    let journal = if network.is_some() { "DELETE" } else { "WAL" };
+    set_up(conn, path, journal, "NORMAL")?;
+    Ok(network.map(|fs| network_warning(path, fs)))
+}
+
+/// What every read-write connection gets: busy timeout, SQL functions,
+/// the journal and sync mode given, temp tables in memory, a 64 MB cache.
+fn set_up(conn: &Connection, path: &Path, journal: &str, synchronous: &str) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(30))
         .with_context(|| format!("setting busy timeout on index {}", path.display()))?;
     register_functions(conn)
         .with_context(|| format!("registering SQL functions on index {}", path.display()))?;
-    let network = network_fs(path);
-    let journal = if network.is_some() { "DELETE" } else { "WAL" };
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = {journal}; PRAGMA synchronous = NORMAL; \
+        "PRAGMA journal_mode = {journal}; PRAGMA synchronous = {synchronous}; \
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;"
     ))
-    .with_context(|| format!("configuring index {}", path.display()))?;
-    Ok(network.map(|fs| network_warning(path, fs)))
+    .with_context(|| format!("configuring index {}", path.display()))
 }
 
 fn network_warning(path: &Path, fs: &str) -> String {
@@ -495,15 +501,8 @@ impl Index {
         }
         let mut conn = Connection::open(&staging)
             .with_context(|| format!("creating index {}", staging.display()))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .with_context(|| format!("setting busy timeout on index {}", staging.display()))?;
-        register_functions(&conn)
-            .with_context(|| format!("registering SQL functions on index {}", staging.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
-             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
-        )
-        .with_context(|| format!("configuring index {}", staging.display()))?;
+        // (No journal, no sync: nobody else sees this file until `publish`.)
+        set_up(&conn, &staging, "OFF", "OFF")?;
         if let Some(fs) = network_fs(path) {
             notes.warnings.push(network_warning(path, fs));
         }
