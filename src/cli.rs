@@ -86,6 +86,13 @@ pub enum Command {
     Query(QueryArgs),
     /// List, restore or empty what cleanups with --trash moved aside.
     Trash(TrashArgs),
+    /// Mark every object a build used (its stamps dir names it) as used
+    /// now: on a mirror on an object store, a server-side copy of each key
+    /// onto itself refreshes its last-modified time (nothing downloaded);
+    /// on a local cache, the files' mtimes are set. Run it after each build
+    /// that reads a mirror, so that --older-than and --max-size keep what
+    /// builds still use.
+    Touch(TouchArgs),
     /// Print a shell completion script on stdout.
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or write one page per command
@@ -148,7 +155,9 @@ pub enum TrashAction {
 /// say: options of every command, accepted before or after a subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct CacheArgs {
-    /// The sstate cache directory [default: $SSTATE_CACHE_DIR, else $SSTATE_DIR].
+    /// The sstate cache directory, or a mirror on an object store as
+    /// s3://BUCKET/PREFIX (see --s3-endpoint) [default: $SSTATE_CACHE_DIR,
+    /// else $SSTATE_DIR].
     #[arg(long, value_name = "DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
 
@@ -190,6 +199,15 @@ pub struct CacheArgs {
     /// for it, then give up (exit code 75).
     #[arg(long, value_name = "SECONDS", default_value_t = 60, global = true)]
     pub wait: u64,
+
+    /// For a cache on an object store (--cache-dir s3://BUCKET/PREFIX): the
+    /// URL of an S3-compatible store (MinIO, Ceph RGW, Garage, ...), e.g.
+    /// http://minio.lan:9000 [default: $AWS_ENDPOINT_URL_S3, else
+    /// $AWS_ENDPOINT_URL, else AWS S3]. Credentials and region come from
+    /// the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN, AWS_REGION, AWS_PROFILE) or ~/.aws/credentials.
+    #[arg(long, value_name = "URL", global = true)]
+    pub s3_endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -331,6 +349,23 @@ pub struct ReportArgs {
     /// The report is still printed in --format.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "After each CI build that uses the mirror, e.g.:
+  sstate-cache-management touch --cache-dir s3://ci-sstate/poky --stamps-dir build/tmp/stamps")]
+pub struct TouchArgs {
+    /// A build's stamps directory (tmp/stamps); repeat for several builds.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub stamps_dir: Vec<PathBuf>,
+
+    /// Only say how many files would be touched.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

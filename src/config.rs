@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use sstate_cache_management::index;
 use sstate_cache_management::plan::Request;
 use sstate_cache_management::policy::{Policy, StampDir, custom::Custom};
+use sstate_cache_management::store::StoreUrl;
 use std::path::PathBuf;
 
 /// Where the cache and its index are, and how to walk it.
@@ -31,6 +32,10 @@ pub struct CacheConfig {
     pub wait: std::time::Duration,
     /// The command line, for lock holders and the history.
     pub command: String,
+    /// The cache is on an object store (`--cache-dir s3://BUCKET/PREFIX`).
+    pub store: Option<StoreUrl>,
+    /// `--s3-endpoint`: an S3-compatible store's URL.
+    pub s3_endpoint: Option<String>,
 }
 
 /// The cache dir from the flag or the environment, as the reference tool
@@ -59,20 +64,45 @@ fn default_jobs(cache_root: &std::path::Path) -> usize {
 
 impl CacheConfig {
     pub fn resolve(args: &CacheArgs, cache_dir: PathBuf) -> Result<CacheConfig> {
-        match std::fs::metadata(&cache_dir) {
-            Ok(md) if md.is_dir() => {}
-            Ok(_) => bail!("--cache-dir {}: not a directory", cache_dir.display()),
-            Err(e) => bail!("--cache-dir {}: {e}", cache_dir.display()),
+        let store = match cache_dir.to_str() {
+            Some(s) => StoreUrl::parse(s)?,
+            None => None,
+        };
+        if store.is_none() && args.s3_endpoint.is_some() {
+            bail!(
+                "--s3-endpoint is for a cache on an object store (--cache-dir s3://BUCKET/PREFIX), not {}",
+                cache_dir.display()
+            );
         }
-        let cache_root = std::fs::canonicalize(&cache_dir)
-            .with_context(|| format!("--cache-dir {}: resolving its path", cache_dir.display()))?;
+        let cache_root = match &store {
+            // What the index records and paths are printed under.
+            Some(url) => PathBuf::from(url.to_string()),
+            None => {
+                match std::fs::metadata(&cache_dir) {
+                    Ok(md) if md.is_dir() => {}
+                    Ok(_) => bail!("--cache-dir {}: not a directory", cache_dir.display()),
+                    Err(e) => bail!("--cache-dir {}: {e}", cache_dir.display()),
+                }
+                std::fs::canonicalize(&cache_dir).with_context(|| {
+                    format!("--cache-dir {}: resolving its path", cache_dir.display())
+                })?
+            }
+        };
+        let cache_dir = if store.is_some() {
+            cache_root.clone()
+        } else {
+            cache_dir
+        };
         let index_path = match &args.index {
             Some(p) => p.clone(),
             None => index::default_path(&cache_root)?,
         };
-        let jobs = args
-            .jobs
-            .map_or_else(|| default_jobs(&cache_root), |j| j as usize);
+        let jobs = match (args.jobs, &store) {
+            (Some(j), _) => j as usize,
+            // Requests wait on the network, as on NFS.
+            (None, Some(_)) => DEFAULT_JOBS_NETWORK,
+            (None, None) => default_jobs(&cache_root),
+        };
         Ok(CacheConfig {
             cache_dir,
             cache_root,
@@ -89,6 +119,8 @@ impl CacheConfig {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join(" "),
+            store,
+            s3_endpoint: args.s3_endpoint.clone(),
         })
     }
 }
@@ -154,6 +186,15 @@ impl CleanConfig {
 
     pub fn resolve(a: CleanArgs, cache: CacheConfig) -> Result<CleanConfig> {
         let now = now_ns();
+        if cache.store.is_some() && a.trash {
+            bail!(
+                "--trash is not available on an object store yet (it would be a copy under a trash prefix); \
+                 run a dry run (-n) first instead"
+            );
+        }
+        if cache.store.is_some() && a.follow_symlink {
+            bail!("-L: an object store has no symlinks to follow");
+        }
         if a.trash && a.follow_symlink {
             bail!(
                 "--trash with -L: a link's target outside the cache cannot go to the trash; use one or the other"

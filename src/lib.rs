@@ -25,6 +25,7 @@ pub mod remove;
 pub mod report;
 pub mod scan;
 pub mod siginfo;
+pub mod store;
 pub mod trash;
 pub mod units;
 

@@ -58,7 +58,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some(cfg) = resolve(cache, false)? else {
                 return no_cache_dir();
             };
+            if cfg.store.is_some() {
+                anyhow::bail!(
+                    "{}: --trash is not available on an object store yet, so there is no trash to manage",
+                    cfg.cache_dir.display()
+                );
+            }
             commands::trash::run(&cfg, args.action)
+        }
+        Some(Command::Touch(args)) => {
+            let Some(cfg) = resolve(cache, args.format == Format::Json)? else {
+                return no_cache_dir();
+            };
+            commands::touch::run(&cfg, &args.stamps_dir, args.dry_run, args.format)
         }
         Some(Command::Completions(args)) => commands::docs::completions(args.shell),
         Some(Command::Man(args)) => commands::docs::man(args.dir.as_deref()),

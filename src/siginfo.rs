@@ -20,7 +20,7 @@ use std::path::Path;
 
 /// Decompressed bytes read at most: a real siginfo is well below 1 MiB; a
 /// decompression bomb stops here.
-const MAX_DECOMPRESSED: u64 = 64 << 20;
+pub const MAX_DECOMPRESSED: u64 = 64 << 20;
 
 /// Why a siginfo gave no dependencies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,9 +60,18 @@ impl Reader {
         std::fs::File::open(path)
             .and_then(|f| f.take(MAX_DECOMPRESSED).read_to_end(&mut self.compressed))
             .map_err(|e| Unreadable(format!("cannot read: {e}")))?;
+        let compressed = std::mem::take(&mut self.compressed);
+        let deps = self.deps_of_bytes(&compressed);
+        self.compressed = compressed;
+        deps
+    }
+
+    /// The dependency unihashes of a siginfo's contents (read from an
+    /// object store, say).
+    pub fn deps_of_bytes(&mut self, compressed: &[u8]) -> Result<Vec<String>, Unreadable> {
         match self.zstd.as_mut() {
-            Some(z) => decode_bulk(z, &self.compressed, &mut self.json)?,
-            None => decode(self.compressed.as_slice(), &mut self.json)?,
+            Some(z) => decode_bulk(z, compressed, &mut self.json)?,
+            None => decode(compressed, &mut self.json)?,
         }
         parse_deps(&self.json)
     }

@@ -14,5 +14,6 @@ mod interrupts;
 mod lastuse;
 mod output;
 mod report;
+mod s3;
 mod safety;
 mod trash;

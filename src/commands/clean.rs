@@ -184,6 +184,9 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         }
     };
     if cfg.cache.verbose {
+        if let Some(s) = &index.store {
+            eprintln!("Requests: {}", s.requests.summary());
+        }
         eprintln!(
             "Timings: scan {}, plan {}, remove {}, index update {} (run #{run_id})",
             ui::millis(timings.scan),

@@ -7,6 +7,7 @@ pub mod progress;
 pub mod query;
 pub mod report;
 pub mod scan;
+pub mod touch;
 pub mod trash;
 pub mod ui;
 
@@ -113,7 +114,9 @@ pub fn open_session(cfg: &CacheConfig, want: Want<'_>) -> Result<Session> {
             &cfg.command,
         )?);
     }
-    if want.lock_cache {
+    // (A mirror on an object store has no lock of its own: two hosts
+    // cleaning one mirror each re-check every key before deleting it.)
+    if want.lock_cache && cfg.store.is_none() {
         match lock::acquire_cache(&cfg.cache_root, wait, &cfg.command)? {
             Some(l) => locks.push(l),
             None => warn(&format!(
@@ -279,6 +282,15 @@ fn open_and_scan(cfg: &CacheConfig, check: bool, memory: bool) -> Result<(Index,
         ));
         idx = Index::open(&cfg.index_path, &cfg.cache_root)?.0;
     }
+    if let Some(url) = &cfg.store {
+        let connect = sstate_cache_management::store::Connect {
+            endpoint: cfg.s3_endpoint.clone(),
+            jobs: cfg.jobs,
+        };
+        idx.store = Some(std::sync::Arc::new(
+            sstate_cache_management::store::Store::open(url.clone(), &connect)?,
+        ));
+    }
     if cfg.verbose {
         eprintln!(
             "Scanning {} (index {}{}; {} threads)",
@@ -309,6 +321,9 @@ fn open_and_scan(cfg: &CacheConfig, check: bool, memory: bool) -> Result<(Index,
             report.removed,
             report.changed
         );
+        if let Some(s) = &idx.store {
+            eprintln!("Requests so far: {}", s.requests.summary());
+        }
     }
     Ok((idx, report))
 }

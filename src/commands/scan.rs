@@ -20,6 +20,10 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
         )
     })?;
     let r = session.scan;
+    let requests = session.index.store.as_ref().map(|s| {
+        let list = s.requests.list.load(std::sync::atomic::Ordering::Relaxed);
+        (list, s.requests.total())
+    });
     match format {
         Format::Text => {
             say(format!(
@@ -41,6 +45,13 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 r.dirs_listed,
                 r.dirs_stat
             ))?;
+            if let Some((list, total)) = requests {
+                say(format!(
+                    "Listed {} keys with {list} list requests ({total} requests in all), {:.0} ms per 1,000 keys",
+                    r.entries,
+                    r.duration_ms as f64 * 1000.0 / r.entries.max(1) as f64
+                ))?;
+            }
         }
         Format::Json => {
             let doc = serde_json::json!({
@@ -48,6 +59,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 "index": cfg.index_path,
                 "scan": r,
                 "warnings": r.warnings,
+                "requests": requests.map(|(list, total)| serde_json::json!({"list": list, "total": total})),
             });
             say(serde_json::to_string_pretty(&doc).context("encoding JSON")?)?;
         }

@@ -71,6 +71,7 @@ pub fn update(
     let started = std::time::Instant::now();
     let mut report = EdgeReport::default();
     let root = index.cache_root.clone();
+    let store = index.store.clone();
     let tx = index
         .conn
         .transaction()
@@ -104,7 +105,14 @@ pub fn update(
         }
         report.rounds += 1;
         Counters::add(&progress.siginfo_queued, pending.len() as u64);
-        read_into(&tx, pool, &root, &pending, &mut report, progress)?;
+        read_into(
+            &tx,
+            pool,
+            (&root, store.as_deref()),
+            &pending,
+            &mut report,
+            progress,
+        )?;
         if scope == Scope::All {
             break;
         }
@@ -122,7 +130,7 @@ pub fn update(
 fn read_into(
     tx: &rusqlite::Transaction<'_>,
     pool: &rayon::ThreadPool,
-    root: &std::path::Path,
+    (root, store): (&std::path::Path, Option<&crate::store::Store>),
     pending: &[(i64, String)],
     report: &mut EdgeReport,
     progress: &Counters,
@@ -142,18 +150,36 @@ fn read_into(
         .prepare("INSERT OR IGNORE INTO temp.deps_round(id) VALUES (?1)")
         .context("preparing a round of siginfo reading")?;
     for chunk in pending.chunks(BATCH) {
-        let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map_init(siginfo::Reader::default, |reader, (_, rel)| {
-                    // (One relaxed add per file: a read and a decompression
-                    // each, so it costs nothing.)
-                    let deps = reader.read_deps(&root.join(rel));
-                    Counters::add(&progress.siginfo_read, 1);
-                    deps
+        let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = match store {
+            None => pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map_init(siginfo::Reader::default, |reader, (_, rel)| {
+                        // (One relaxed add per file: a read and a
+                        // decompression each, so it costs nothing.)
+                        let deps = reader.read_deps(&root.join(rel));
+                        Counters::add(&progress.siginfo_read, 1);
+                        deps
+                    })
+                    .collect()
+            }),
+            // From a store: GET them (`jobs` at a time), then decode.
+            Some(store) => {
+                let rels: Vec<String> = chunk.iter().map(|(_, rel)| rel.clone()).collect();
+                let got = store.get_many(&rels, siginfo::MAX_DECOMPRESSED);
+                pool.install(|| {
+                    got.into_par_iter()
+                        .map_init(siginfo::Reader::default, |reader, bytes| {
+                            Counters::add(&progress.siginfo_read, 1);
+                            match bytes {
+                                Ok(b) => reader.deps_of_bytes(&b),
+                                Err(e) => Err(siginfo::Unreadable(format!("cannot read: {e}"))),
+                            }
+                        })
+                        .collect()
                 })
-                .collect()
-        });
+            }
+        };
         for ((object_id, rel), result) in chunk.iter().zip(results) {
             report.read += 1;
             round

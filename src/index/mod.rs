@@ -62,6 +62,9 @@ pub struct Index {
     /// else can see it) and takes its name when `publish` is called, so a
     /// first scan cut short never leaves a half-built index at `path`.
     staging: Option<PathBuf>,
+    /// The object store the cache is on (`s3://...`), else `None`: the
+    /// cache is the directory `cache_root`.
+    pub store: Option<std::sync::Arc<crate::store::Store>>,
 }
 
 impl Drop for Index {
@@ -456,6 +459,7 @@ impl Index {
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
             staging: None,
+            store: None,
         };
         index.check_cache_root()?;
         index.migrate()?;
@@ -482,6 +486,7 @@ impl Index {
                 path: path.to_path_buf(),
                 cache_root: cache_root.to_path_buf(),
                 staging: None,
+                store: None,
             });
         }
         let staging = staging_path(path);
@@ -512,6 +517,7 @@ impl Index {
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
             staging: Some(staging),
+            store: None,
         })
     }
 
@@ -587,6 +593,7 @@ impl Index {
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
             staging: None,
+            store: None,
         };
         if copied && index.check_cache_root().is_ok() {
             index.migrate()?;
@@ -624,6 +631,7 @@ impl Index {
             path: path.to_path_buf(),
             cache_root: cache_root.to_path_buf(),
             staging: None,
+            store: None,
         };
         index.check_cache_root()?;
         let version = index.user_version()?;

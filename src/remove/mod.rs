@@ -20,6 +20,7 @@
 //! of the index connection; the recording stage derives the rest.
 
 pub(crate) mod beneath;
+mod store;
 
 use crate::index::Index;
 use crate::name;
@@ -172,6 +173,18 @@ pub fn apply(index: &Index, opts: &Options<'_>) -> Result<Totals> {
          DELETE FROM temp.target_removed;",
     )
     .context("preparing the removal tables")?;
+    if let Some(store) = &index.store {
+        if matches!(opts.mode, Mode::Trash { .. }) {
+            bail!(
+                "{}: --trash is not available on an object store yet; nothing removed",
+                index.cache_root.display()
+            );
+        }
+        let (mut totals, exceptions) = store::apply(conn, store, opts)?;
+        totals.interrupted = opts.interrupt.load(Ordering::Relaxed) != 0;
+        record_exceptions(conn, &exceptions, &[])?;
+        return Ok(totals);
+    }
     let root = beneath::open_root(&index.cache_root).map_err(|e| {
         anyhow::anyhow!("opening the cache dir {}: {e}", index.cache_root.display())
     })?;
@@ -241,21 +254,32 @@ pub fn apply(index: &Index, opts: &Options<'_>) -> Result<Totals> {
         streamed
     })?;
     totals.interrupted = opts.interrupt.load(Ordering::Relaxed) != 0;
+    record_exceptions(conn, &exceptions, &targets)?;
+    Ok(totals)
+}
+
+/// Write what was not simply removed to `temp.outcome`, and the `-L`
+/// targets removed to `temp.target_removed`.
+fn record_exceptions(
+    conn: &rusqlite::Connection,
+    exceptions: &[(i64, Exception)],
+    targets: &[(i64, String)],
+) -> Result<()> {
     let mut ins = conn
         .prepare("INSERT OR REPLACE INTO temp.outcome(entry_id, outcome) VALUES (?1, ?2)")
         .context("preparing the outcome table")?;
-    for (id, e) in &exceptions {
+    for (id, e) in exceptions {
         ins.execute(rusqlite::params![id, e.as_text()])
             .context("recording an outcome")?;
     }
     let mut ins = conn
         .prepare("INSERT OR REPLACE INTO temp.target_removed(entry_id, path) VALUES (?1, ?2)")
         .context("preparing the target table")?;
-    for (id, path) in &targets {
+    for (id, path) in targets {
         ins.execute(rusqlite::params![id, path])
             .context("recording a removed target")?;
     }
-    Ok(totals)
+    Ok(())
 }
 
 /// Read the plan a directory at a time (objects in id order, archives

@@ -7,6 +7,7 @@
 //! only directories that differ are rewritten.
 
 mod restat;
+mod store_walk;
 mod walk;
 mod writer;
 
@@ -78,9 +79,13 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         .unwrap_or(0);
     let root = index.cache_root.clone();
     // (An unreadable root is reported by the walk and fails the scan.)
-    let md = std::fs::metadata(&root).with_context(|| format!("cache dir {}", root.display()))?;
-    if !md.is_dir() {
-        bail!("cache dir {} is not a directory", root.display());
+    let store = index.store.clone();
+    if store.is_none() {
+        let md =
+            std::fs::metadata(&root).with_context(|| format!("cache dir {}", root.display()))?;
+        if !md.is_dir() {
+            bail!("cache dir {} is not a directory", root.display());
+        }
     }
 
     let tx = index
@@ -122,7 +127,10 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
 
     let (sender, receiver) = crossbeam_channel::bounded::<Event>(256);
     let walk_result = std::thread::scope(|s| -> Result<()> {
-        let walker = s.spawn(|| walk::walk(&root, &known, opts.full, opts.jobs, sender));
+        let walker = s.spawn(|| match &store {
+            Some(store) => store_walk::walk(store, sender),
+            None => walk::walk(&root, &known, opts.full, opts.jobs, sender),
+        });
         let mut failure = None;
         for event in receiver.iter() {
             if failure.is_some() {

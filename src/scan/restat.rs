@@ -141,9 +141,7 @@ const SECOND_PASS: &str = "NOT (e.kind = 'archive' OR o.archive_mtime_ns IS NULL
 /// `progress` counts the entries queued and stat-ed (`restat_*`).
 pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<RestatReport> {
     let started = std::time::Instant::now();
-    let root = crate::remove::beneath::open_root(&index.cache_root).map_err(|e| {
-        anyhow::anyhow!("opening the cache dir {}: {e}", index.cache_root.display())
-    })?;
+    let (index_is_store, cache_root) = (index.store.is_some(), index.cache_root.clone());
     let mut report = RestatReport::default();
     let tx = index.conn.transaction().context("starting the re-stat")?;
     let pool = crate::pool::get(jobs)?;
@@ -154,6 +152,14 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
          DELETE FROM temp.touched;",
     )
     .context("preparing the re-stat tables")?;
+    if index_is_store {
+        // Every key was listed by this run's scan, with its last-modified
+        // time and ETag: there is nothing older to check again.
+        tx.commit().context("committing the re-stat")?;
+        return Ok(report);
+    }
+    let root = crate::remove::beneath::open_root(&cache_root)
+        .map_err(|e| anyhow::anyhow!("opening the cache dir {}: {e}", cache_root.display()))?;
     for (pass, filter) in [FIRST_PASS, SECOND_PASS].into_iter().enumerate() {
         if pass == 1 && report.changed + report.gone == 0 {
             // No first stat changed: no object has other entries to check.

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
+pub mod s3;
+
 use filetime::FileTime;
 use std::collections::BTreeSet;
 use std::fs;
@@ -410,21 +412,7 @@ impl Cache {
 
     /// Start a cleanup that will ask; use [`Prompted::wait_for_prompt`].
     pub fn spawn(&self, args: &[&str]) -> Prompted {
-        let mut child = self
-            .command(&self.args(args))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting the binary");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Prompted {
-            child,
-            stdin: Some(stdin),
-            stdout,
-            seen: Vec::new(),
-        }
+        Prompted::start(self.command(&self.args(args)))
     }
 
     /// Rows of `sql` run on the index (opened read-only), every value as
@@ -471,6 +459,24 @@ pub struct Prompted {
 }
 
 impl Prompted {
+    /// Start `cmd` with piped stdin and stdout.
+    pub fn start(mut cmd: Command) -> Prompted {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the binary");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Prompted {
+            child,
+            stdin: Some(stdin),
+            stdout,
+            seen: Vec::new(),
+        }
+    }
+
     /// Read stdout until the prompt line; returns the lines before it. No
     /// timing involved: the binary blocks on stdin once it has printed it.
     pub fn wait_for_prompt(&mut self) -> Vec<String> {
@@ -528,7 +534,7 @@ impl Prompted {
     }
 }
 
-fn run_command(mut cmd: Command, stdin: Option<&str>) -> Run {
+pub fn run_command(mut cmd: Command, stdin: Option<&str>) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
