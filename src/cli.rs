@@ -290,8 +290,9 @@ pub struct CleanArgs {
     pub allow_unmatched_stamps: bool,
 
     /// Move the selected objects into the cache's trash
-    /// (.sstate-cache-management/trash/RUN, one rename each) instead of
-    /// removing them; `trash restore RUN` undoes it, `trash empty` frees
+    /// (.sstate-cache-management/trash/RUN, one rename each; on an object
+    /// store, a server-side copy under that prefix, then a delete) instead
+    /// of removing them; `trash restore RUN` undoes it, `trash empty` frees
     /// the space.
     #[arg(long)]
     pub trash: bool,

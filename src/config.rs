@@ -186,12 +186,6 @@ impl CleanConfig {
 
     pub fn resolve(a: CleanArgs, cache: CacheConfig) -> Result<CleanConfig> {
         let now = now_ns();
-        if cache.store.is_some() && a.trash {
-            bail!(
-                "--trash is not available on an object store yet (it would be a copy under a trash prefix); \
-                 run a dry run (-n) first instead"
-            );
-        }
         if cache.store.is_some() && a.follow_symlink {
             bail!("-L: an object store has no symlinks to follow");
         }

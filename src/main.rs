@@ -58,12 +58,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let Some(cfg) = resolve(cache, false)? else {
                 return no_cache_dir();
             };
-            if cfg.store.is_some() {
-                anyhow::bail!(
-                    "{}: --trash is not available on an object store yet, so there is no trash to manage",
-                    cfg.cache_dir.display()
-                );
-            }
             commands::trash::run(&cfg, args.action)
         }
         Some(Command::Touch(args)) => {

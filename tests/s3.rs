@@ -453,16 +453,33 @@ fn bad_store_locations_and_options_say_what_is_wrong() {
         "{}",
         r.stderr
     );
-    let r = cache.run_raw(
-        &["--cache-dir", "s3://bucket/x", "-d", "-y", "--trash"],
-        None,
-    );
+    let r = cache.run_raw(&["--cache-dir", "s3://bucket/x", "-d", "-y", "-L"], None);
     assert!(
-        r.stderr
-            .contains("--trash is not available on an object store"),
+        r.stderr.contains("-L: an object store has no symlinks"),
         "{}",
         r.stderr
     );
+    // No credentials anywhere: say so, not just what the metadata service
+    // answered.
+    let out = cache
+        .command(&[
+            "--cache-dir",
+            "s3://bucket/x",
+            "--s3-endpoint",
+            "http://127.0.0.1:9",
+            "--index",
+            cache.outside("nocreds.sqlite").to_str().expect("UTF-8"),
+            "scan",
+        ])
+        .env("HOME", cache.root())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("running the binary");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no AWS credentials"), "{err}");
     // A store that does not answer: a clear error, and no index is left.
     let index = cache.outside("unreachable.sqlite");
     let out = cache
@@ -528,4 +545,87 @@ fn many_keys_under_one_directory_are_re_checked_by_listing_it() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn trash_on_a_mirror_moves_keys_under_its_prefix_and_restores_or_empties_them() {
+    let built = build(CACHE);
+    let server = Rc::new(S3Server::start());
+    let st = mirror_of(&server, built, "trashed");
+    let m = &st.m;
+    let everything = st.all_files();
+    let (planned, _) = mirror_plan(m, &["-d"]);
+    assert_eq!(planned, st.files_of(&["b2", "b3", "z2", "k1"]));
+    m.run(&["-d", "-y", "--trash"]).expect_code(0);
+    let keys = m.keys();
+    let (trashed, cache): (Vec<String>, Vec<String>) = keys
+        .into_iter()
+        .partition(|k| k.starts_with(".sstate-cache-management/trash/"));
+    let kept: Vec<String> = everything
+        .iter()
+        .filter(|f| !planned.contains(f))
+        .cloned()
+        .collect();
+    assert_eq!(cache, kept, "what stays in place");
+    let run_name = trashed[0]
+        .strip_prefix(".sstate-cache-management/trash/")
+        .and_then(|r| r.split_once('/'))
+        .map(|(name, _)| name.to_string())
+        .expect("a run prefix");
+    let prefix = format!(".sstate-cache-management/trash/{run_name}/");
+    let mut in_trash: Vec<String> = trashed
+        .iter()
+        .filter_map(|k| k.strip_prefix(prefix.as_str()))
+        .filter(|k| *k != "run.json")
+        .map(str::to_string)
+        .collect();
+    in_trash.sort();
+    assert_eq!(
+        in_trash, planned,
+        "every selected key, under the run's prefix"
+    );
+    assert!(
+        trashed.contains(&format!("{prefix}run.json")),
+        "the manifest"
+    );
+    // The trash is not part of the cache: nothing more to select.
+    assert_eq!(mirror_plan(m, &["-d"]).0, Vec::<String>::new());
+    let list = m.run(&["trash", "list"]);
+    list.expect_code(0);
+    assert!(
+        list.stdout.contains(&run_name)
+            && list.stdout.contains(&format!("{} files", planned.len()))
+            && list.stdout.contains("duplicates"),
+        "{}",
+        list.stdout
+    );
+
+    // Restore (by a prefix of the run's name): every key back, run gone.
+    let back = m.run(&["trash", "restore", &run_name[..8]]);
+    back.expect_code(0);
+    assert!(
+        back.stdout
+            .contains(&format!("Restored {} files", planned.len())),
+        "{}",
+        back.stdout
+    );
+    assert_eq!(m.keys(), everything);
+
+    // Again (a restored key is a copy: its last-modified is now, so the
+    // plan is made again), then empty the trash for good.
+    let (planned, _) = mirror_plan(m, &["-d"]);
+    let kept: Vec<String> = everything
+        .iter()
+        .filter(|f| !planned.contains(f))
+        .cloned()
+        .collect();
+    m.run(&["-d", "-y", "--trash"]).expect_code(0);
+    let gone = m.run(&["trash", "empty"]);
+    gone.expect_code(0);
+    assert!(
+        gone.stdout.contains("Deleted 1 runs from the trash"),
+        "{}",
+        gone.stdout
+    );
+    assert_eq!(m.keys(), kept);
 }

@@ -95,17 +95,19 @@ pub fn run(cfg: &CleanConfig) -> Result<i32> {
         }
         let mode = match &trash_run {
             None => Mode::Unlink,
-            Some(name) => Mode::Trash {
-                rel_dir: trash::begin(
-                    &cfg.cache.cache_root,
-                    name,
-                    &trash::Manifest {
-                        started_at: started_at.clone(),
-                        command: cfg.cache.command.clone(),
-                        policies: request.policy_names(),
+            Some(name) => {
+                let manifest = trash::Manifest {
+                    started_at: started_at.clone(),
+                    command: cfg.cache.command.clone(),
+                    policies: request.policy_names(),
+                };
+                Mode::Trash {
+                    rel_dir: match &index.store {
+                        Some(store) => trash::store::begin(store, name, &manifest)?,
+                        None => trash::begin(&cfg.cache.cache_root, name, &manifest)?,
                     },
-                )?,
-            },
+                }
+            }
         };
         let progress = Arc::new(Progress::default());
         let bar = super::progress::removing(

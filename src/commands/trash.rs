@@ -5,16 +5,49 @@ use crate::cli::{Format, TrashAction};
 use crate::config::CacheConfig;
 use anyhow::{Context, Result};
 use sstate_cache_management::lock;
+use sstate_cache_management::store::{Connect, Store};
 use sstate_cache_management::trash;
 use sstate_cache_management::units::human_bytes;
 
+/// Where the trash is: the cache dir, or a mirror on an object store.
+enum Place {
+    Dir,
+    Store(Store),
+}
+
+impl Place {
+    fn open(cfg: &CacheConfig) -> Result<Place> {
+        Ok(match &cfg.store {
+            None => Place::Dir,
+            Some(url) => Place::Store(Store::open(
+                url.clone(),
+                &Connect {
+                    endpoint: cfg.s3_endpoint.clone(),
+                    jobs: cfg.jobs,
+                },
+            )?),
+        })
+    }
+
+    fn list(&self, cfg: &CacheConfig) -> Result<Vec<trash::TrashRun>> {
+        match self {
+            Place::Dir => trash::list(&cfg.cache_root),
+            Place::Store(s) => trash::store::list(s),
+        }
+    }
+}
+
 pub fn run(cfg: &CacheConfig, action: TrashAction) -> Result<i32> {
+    let place = Place::open(cfg)?;
     match action {
-        TrashAction::List { format } => list(cfg, format),
+        TrashAction::List { format } => list(cfg, &place, format),
         TrashAction::Restore { run } => {
             let _lock = cache_lock(cfg)?;
-            let found = trash::find(&cfg.cache_root, &run)?;
-            let r = trash::restore(&cfg.cache_root, &found.name)?;
+            let found = trash::pick(place.list(cfg)?, &run, &cfg.cache_dir.display().to_string())?;
+            let r = match &place {
+                Place::Dir => trash::restore(&cfg.cache_root, &found.name)?,
+                Place::Store(s) => trash::store::restore(s, &found.name)?,
+            };
             say(format!(
                 "Restored {} files of {} to {}.",
                 r.restored,
@@ -38,7 +71,10 @@ pub fn run(cfg: &CacheConfig, action: TrashAction) -> Result<i32> {
                 (chrono::Utc::now() - chrono::Duration::seconds(w.value as i64))
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             });
-            let gone = trash::empty(&cfg.cache_root, before.as_deref())?;
+            let gone = match &place {
+                Place::Dir => trash::empty(&cfg.cache_root, before.as_deref())?,
+                Place::Store(s) => trash::store::empty(s, before.as_deref())?,
+            };
             let files: u64 = gone.iter().map(|r| r.files).sum();
             let bytes: u64 = gone.iter().map(|r| r.disk_bytes).sum();
             say(format!(
@@ -52,12 +88,16 @@ pub fn run(cfg: &CacheConfig, action: TrashAction) -> Result<i32> {
 }
 
 /// Restoring and emptying change the cache: one at a time with cleanups.
+/// (A mirror on an object store has no lock: see `open_session`.)
 fn cache_lock(cfg: &CacheConfig) -> Result<Option<lock::Lock>> {
-    lock::acquire_cache(&cfg.cache_root, cfg.wait, &cfg.command)
+    match cfg.store {
+        Some(_) => Ok(None),
+        None => lock::acquire_cache(&cfg.cache_root, cfg.wait, &cfg.command),
+    }
 }
 
-fn list(cfg: &CacheConfig, format: Format) -> Result<i32> {
-    let runs = trash::list(&cfg.cache_root)?;
+fn list(cfg: &CacheConfig, place: &Place, format: Format) -> Result<i32> {
+    let runs = place.list(cfg)?;
     match format {
         Format::Json => say(serde_json::to_string_pretty(&runs).context("encoding JSON")?)?,
         Format::Text => {

@@ -174,12 +174,6 @@ pub fn apply(index: &Index, opts: &Options<'_>) -> Result<Totals> {
     )
     .context("preparing the removal tables")?;
     if let Some(store) = &index.store {
-        if matches!(opts.mode, Mode::Trash { .. }) {
-            bail!(
-                "{}: --trash is not available on an object store yet; nothing removed",
-                index.cache_root.display()
-            );
-        }
         let (mut totals, exceptions) = store::apply(conn, store, opts)?;
         totals.interrupted = opts.interrupt.load(Ordering::Relaxed) != 0;
         record_exceptions(conn, &exceptions, &[])?;

@@ -11,6 +11,8 @@
 //! - The archives of the batch are deleted first, in one multi-object
 //!   delete; then the other keys of the objects whose archive went (or
 //!   had none). An archive that could not be deleted keeps its object.
+//! - With `--trash`, each key is first copied (server-side) under the
+//!   run's trash prefix; only keys copied are deleted.
 //! - An interrupt stops the work at a batch boundary.
 //!
 //! (S3 has no conditional multi-object delete: between the HEAD and the
@@ -18,7 +20,7 @@
 //! build that finds its object gone rebuilds it; nothing is half-removed
 //! by this tool.)
 
-use super::{Exception, Options, PlannedObject, Totals, stream_plan};
+use super::{Exception, Mode, Options, PlannedObject, Totals, stream_plan};
 use crate::store::{Listed, Store};
 use anyhow::Result;
 use std::collections::HashMap;
@@ -83,6 +85,35 @@ fn rel(o: &Object, name: &str) -> String {
     } else {
         format!("{}/{name}", o.rel_dir)
     }
+}
+
+/// Delete `keys`, or with a trash, copy each into it first (server-side)
+/// and delete those copied; one result per key.
+fn take(store: &Store, trash: Option<&str>, keys: &[String]) -> Vec<Result<(), String>> {
+    let Some(t) = trash else {
+        return store.delete(keys);
+    };
+    let pairs: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| (k.clone(), format!("{t}/{k}")))
+        .collect();
+    let copied = store.copy_many(&pairs);
+    let ok: Vec<String> = keys
+        .iter()
+        .zip(&copied)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut deleted = store.delete(&ok).into_iter();
+    copied
+        .into_iter()
+        .map(|c| match c {
+            Ok(()) => deleted
+                .next()
+                .unwrap_or_else(|| Err("no answer to the delete".into())),
+            Err(e) => Err(format!("cannot copy it into the trash: {e}")),
+        })
+        .collect()
 }
 
 fn run_batch(
@@ -228,7 +259,11 @@ fn run_batch(
         .collect();
     let mut archive_failed: std::collections::HashMap<usize, String> = Default::default();
     let mut removed_here: Vec<(usize, usize)> = Vec::new();
-    for ((i, j), r) in archives.iter().zip(store.delete(&archive_keys)) {
+    let trash = match &opts.mode {
+        Mode::Unlink => None,
+        Mode::Trash { rel_dir } => Some(rel_dir.as_str()),
+    };
+    for ((i, j), r) in archives.iter().zip(take(store, trash, &archive_keys)) {
         match r {
             Ok(()) => removed_here.push((*i, *j)),
             Err(why) => {
@@ -263,7 +298,7 @@ fn run_batch(
         .iter()
         .map(|(i, j)| rel(&batch[*i], &batch[*i].planned.entries[*j].name))
         .collect();
-    for ((i, j), r) in rest.iter().zip(store.delete(&rest_keys)) {
+    for ((i, j), r) in rest.iter().zip(take(store, trash, &rest_keys)) {
         match r {
             Ok(()) => removed_here.push((*i, *j)),
             Err(why) => {

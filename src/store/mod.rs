@@ -120,8 +120,10 @@ pub struct Requests {
     pub get: AtomicU64,
     /// Multi-object delete requests (up to 1,000 keys each).
     pub delete: AtomicU64,
-    /// Server-side copies (touch).
+    /// Server-side copies (touch, trash).
     pub copy: AtomicU64,
+    /// Small writes (a trash run's manifest).
+    pub put: AtomicU64,
 }
 
 impl Requests {
@@ -144,6 +146,7 @@ impl Requests {
             ("GET", &self.get),
             ("delete", &self.delete),
             ("copy", &self.copy),
+            ("PUT", &self.put),
         ];
         let parts: Vec<String> = kinds
             .iter()

@@ -195,6 +195,30 @@ impl Store {
         )
     }
 
+    /// Write a small key (a trash run's manifest).
+    pub fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let path = self.path(rel)?;
+        Requests::add(&self.requests.put, 1);
+        self.rt
+            .block_on(self.s3.put(&path, bytes.into()))
+            .map(|_| ())
+            .map_err(short_error)
+    }
+
+    /// Server-side copies `from → to` (nothing downloaded), `jobs` at a
+    /// time; one result per pair, in order.
+    pub fn copy_many(&self, pairs: &[(String, String)]) -> Vec<Result<(), String>> {
+        self.rt.block_on(
+            futures::stream::iter(pairs.iter().map(|(from, to)| async move {
+                let (from, to) = (self.path(from)?, self.path(to)?);
+                Requests::add(&self.requests.copy, 1);
+                self.s3.copy(&from, &to).await.map_err(short_error)
+            }))
+            .buffered(self.jobs)
+            .collect(),
+        )
+    }
+
     /// One key's contents, refused beyond `limit` bytes.
     async fn get_one(&self, rel: &str, limit: u64) -> Result<Vec<u8>, String> {
         let path = self.path(rel)?;
@@ -341,7 +365,16 @@ fn store_error(url: &StoreUrl, what: &str, e: object_store::Error) -> anyhow::Er
 fn short_error(e: object_store::Error) -> String {
     let text = e.to_string();
     // The client wraps the interesting part ("403 Forbidden ...").
-    text.split("\n").next().unwrap_or(&text).to_string()
+    let first = text.split('\n').next().unwrap_or(&text);
+    // With no credentials in the environment or the shared files, the
+    // client asks the instance metadata service last.
+    if first.contains("169.254.169.254") {
+        return format!(
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE with \
+             ~/.aws/credentials); the instance metadata service did not give any either ({first})"
+        );
+    }
+    first.to_string()
 }
 
 /// The `<Code>` of an S3 error body, else its first 200 bytes.

@@ -10,6 +10,8 @@
 //! `restore` moves a run's files back, never over a file already in the
 //! cache (a build may have made it again since); `empty` deletes runs.
 
+pub mod store;
+
 use crate::remove::beneath;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -143,13 +145,17 @@ pub fn list(cache_root: &Path) -> Result<Vec<TrashRun>> {
 
 /// Find a run by its name, or by a unique prefix of it.
 pub fn find(cache_root: &Path, wanted: &str) -> Result<TrashRun> {
-    let runs = list(cache_root)?;
+    pick(list(cache_root)?, wanted, &cache_root.display().to_string())
+}
+
+/// The run of `runs` named `wanted` or by a unique prefix of it (`cache`
+/// names the cache in the error).
+pub fn pick(runs: Vec<TrashRun>, wanted: &str, cache: &str) -> Result<TrashRun> {
     let matching: Vec<&TrashRun> = runs.iter().filter(|r| r.name.starts_with(wanted)).collect();
     match matching.as_slice() {
         [one] => Ok((*one).clone()),
         [] => bail!(
-            "no run {wanted:?} in the trash of {} (see `sstate-cache-management trash list`)",
-            cache_root.display()
+            "no run {wanted:?} in the trash of {cache} (see `sstate-cache-management trash list`)"
         ),
         many => bail!(
             "{wanted:?} matches {} runs in the trash: {}; give more of the name",
