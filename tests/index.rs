@@ -550,10 +550,13 @@ fn assert_common_shape(doc: &Value, cache: &Cache, dry_run: bool) {
             "scan",
             "plan",
             "timings_ms",
+            "requests",
             "trash_dir",
             "result"
         ])
     );
+    // Requests are an object store's (s3.rs); a local cache makes none.
+    assert!(doc["requests"].is_null());
     for phase in ["scan", "plan", "remove", "index_update"] {
         assert!(doc["timings_ms"][phase].is_u64(), "timings_ms.{phase}");
     }

@@ -201,10 +201,24 @@ fn scan_report_and_query_work_on_a_mirror_and_a_rescan_applies_the_difference() 
         "the siginfo files were read from the store"
     );
 
-    // Behind the index's back: one key gone, one object added.
+    let json = m.run(&["-d", "-n", "--format", "json"]);
+    json.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("cleanup JSON");
+    assert!(
+        doc["requests"]["list"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        json.stdout
+    );
+    assert_eq!(doc["requests"]["delete"], 0, "a dry run deletes nothing");
+
+    // Behind the index's back: one key gone, one object added (a native
+    // one, under an EXTRAPATH prefix that holds HH/ directories itself).
     m.delete(&st.files["b3"][0]);
     let extra = m.cache.object(ObjectSpec {
-        pn: "zstd",
+        extrapath: "universal",
+        pn: "zstd-native",
+        pkgtarget: "x86_64-linux",
+        pkgarch: "x86_64",
         unihash: unihash(4242),
         ..Default::default()
     });
@@ -224,6 +238,12 @@ fn scan_report_and_query_work_on_a_mirror_and_a_rescan_applies_the_difference() 
     );
     let rows = m.index_query("SELECT count(*) FROM entries");
     assert_eq!(rows[0][0], (files.len() + 1).to_string());
+    let rows = m.index_query("SELECT extrapath, pn FROM entries WHERE pn = 'zstd-native'");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        rows[0],
+        vec!["universal".to_string(), "zstd-native".to_string()]
+    );
 }
 
 #[test]
@@ -628,4 +648,45 @@ fn trash_on_a_mirror_moves_keys_under_its_prefix_and_restores_or_empties_them() 
         gone.stdout
     );
     assert_eq!(m.keys(), kept);
+}
+
+#[test]
+fn max_size_on_a_mirror_deletes_the_least_recently_used_until_it_fits() {
+    let built = build(CACHE);
+    let server = Rc::new(S3Server::start());
+    let st = mirror_of(&server, built, "budget");
+    let m = &st.m;
+    // About 106 KiB in all, 96 of them in k1 (64 KiB, used 200 days ago)
+    // and k2 (32 KiB, 150 days): a budget of 60 KiB is met once k1 and
+    // what was used before it have gone.
+    let (planned, _) = mirror_plan(m, &["--max-size", "60K", "--no-keep-deps"]);
+    for gone in ["b3", "z2", "c1", "k1"] {
+        for f in &st.files[gone] {
+            assert!(
+                planned.contains(f),
+                "{f} ({gone}) is older than k1: {planned:?}"
+            );
+        }
+    }
+    for stays in ["b1", "b2", "z1", "l2", "k2"] {
+        for f in &st.files[stays] {
+            assert!(!planned.contains(f), "{f} ({stays}) was used after k1");
+        }
+    }
+    m.run(&["--max-size", "60K", "--no-keep-deps", "-y"])
+        .expect_code(0);
+    let left: Vec<String> = m.keys();
+    let bytes: u64 = m.index_query("SELECT coalesce(sum(disk_bytes), 0) FROM entries")[0][0]
+        .parse()
+        .expect("a number");
+    assert!(
+        bytes <= 60 * 1024,
+        "{bytes} bytes left, more than the budget"
+    );
+    let expected: Vec<String> = st
+        .all_files()
+        .into_iter()
+        .filter(|f| !planned.contains(f))
+        .collect();
+    assert_eq!(left, expected);
 }

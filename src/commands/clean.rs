@@ -646,6 +646,7 @@ impl Render<'_> {
                 "link_targets": plan.link_targets,
             },
             "timings_ms": timings,
+            "requests": index.store.as_ref().map(|s| s.requests.counts()),
             "trash_dir": trash_dir,
             "result": if confirmed { json!({
                 "removed_files": totals.removed_files,

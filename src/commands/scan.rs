@@ -22,7 +22,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
     let r = session.scan;
     let requests = session.index.store.as_ref().map(|s| {
         let list = s.requests.list.load(std::sync::atomic::Ordering::Relaxed);
-        (list, s.requests.total())
+        (list, s.requests.total(), s.requests.counts())
     });
     match format {
         Format::Text => {
@@ -45,7 +45,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 r.dirs_listed,
                 r.dirs_stat
             ))?;
-            if let Some((list, total)) = requests {
+            if let Some((list, total, _)) = &requests {
                 say(format!(
                     "Listed {} keys with {list} list requests ({total} requests in all), {:.0} ms per 1,000 keys",
                     r.entries,
@@ -59,7 +59,7 @@ pub fn run(cfg: &CacheConfig, format: Format) -> Result<i32> {
                 "index": cfg.index_path,
                 "scan": r,
                 "warnings": r.warnings,
-                "requests": requests.map(|(list, total)| serde_json::json!({"list": list, "total": total})),
+                "requests": requests.map(|(_, _, counts)| counts),
             });
             say(serde_json::to_string_pretty(&doc).context("encoding JSON")?)?;
         }

@@ -138,6 +138,21 @@ impl Requests {
             .sum()
     }
 
+    /// Each kind and its count (for JSON).
+    pub fn counts(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        [
+            ("list", &self.list),
+            ("head", &self.head),
+            ("get", &self.get),
+            ("delete", &self.delete),
+            ("copy", &self.copy),
+            ("put", &self.put),
+        ]
+        .into_iter()
+        .map(|(k, c)| (k, c.load(Ordering::Relaxed)))
+        .collect()
+    }
+
     /// "12 list, 3 delete" (kinds with none left out).
     pub fn summary(&self) -> String {
         let kinds = [

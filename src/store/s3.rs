@@ -114,9 +114,12 @@ impl Store {
         })
     }
 
-    /// Every key under the location. The top level is listed with a
-    /// delimiter; each prefix under it (`HH/`, an EXTRAPATH) is listed in
-    /// full, up to `jobs` of them at a time.
+    /// Every key under the location, except the tool's own prefix (its
+    /// trash). The top level is listed with a delimiter, and so is each
+    /// prefix under it that is not an `HH` directory (an EXTRAPATH such as
+    /// `universal/`, which holds `HH/` directories of its own); then every
+    /// `HH/` prefix is listed in full, up to `jobs` of them at a time, so
+    /// that no long chain of pages is listed one after the other.
     pub fn list(&self) -> Result<Vec<Listed>> {
         let root = if self.url.prefix.is_empty() {
             None
@@ -126,28 +129,47 @@ impl Store {
                     .with_context(|| format!("{}: the prefix", self.url))?,
             )
         };
+        let err = |e| store_error(&self.url, "listing", e);
         self.rt.block_on(async {
             let top = self
                 .s3
                 .list_with_delimiter(root.as_ref())
                 .await
-                .map_err(|e| store_error(&self.url, "listing", e))?;
+                .map_err(err)?;
             Requests::add(
                 &self.requests.list,
                 pages(top.objects.len() + top.common_prefixes.len()),
             );
             let mut out: Vec<Listed> = top.objects.iter().filter_map(|m| self.listed(m)).collect();
-            let lists = futures::stream::iter(top.common_prefixes.into_iter().map(|p| {
+            let (hh, other): (Vec<Path>, Vec<Path>) = top
+                .common_prefixes
+                .into_iter()
+                .filter(|p| p.filename() != Some(crate::TOOL_DIR))
+                .partition(|p| p.filename().is_some_and(is_hh));
+            let mut flat = hh;
+            let nested = futures::stream::iter(other.into_iter().map(|p| {
                 let s3 = Arc::clone(&self.s3);
-                async move {
-                    let metas: Vec<ObjectMeta> = s3.list(Some(&p)).try_collect().await?;
-                    Ok::<_, object_store::Error>((p, metas))
-                }
+                async move { s3.list_with_delimiter(Some(&p)).await }
+            }))
+            .buffer_unordered(self.jobs);
+            let mut nested = std::pin::pin!(nested);
+            while let Some(listed) = nested.next().await {
+                let listed = listed.map_err(err)?;
+                Requests::add(
+                    &self.requests.list,
+                    pages(listed.objects.len() + listed.common_prefixes.len()),
+                );
+                out.extend(listed.objects.iter().filter_map(|m| self.listed(m)));
+                flat.extend(listed.common_prefixes);
+            }
+            let lists = futures::stream::iter(flat.into_iter().map(|p| {
+                let s3 = Arc::clone(&self.s3);
+                async move { s3.list(Some(&p)).try_collect::<Vec<ObjectMeta>>().await }
             }))
             .buffer_unordered(self.jobs);
             let mut lists = std::pin::pin!(lists);
-            while let Some(listed) = lists.next().await {
-                let (_, metas) = listed.map_err(|e| store_error(&self.url, "listing", e))?;
+            while let Some(metas) = lists.next().await {
+                let metas = metas.map_err(err)?;
                 Requests::add(&self.requests.list, pages(metas.len()));
                 out.extend(metas.iter().filter_map(|m| self.listed(m)));
             }
@@ -350,6 +372,14 @@ impl Store {
                 .collect(),
         )
     }
+}
+
+/// An `HH` directory name: two lowercase hex digits.
+fn is_hh(name: &str) -> bool {
+    name.len() == 2
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// List requests for `n` keys (pages of 1,000).
