@@ -211,39 +211,48 @@ fn scan_report_and_query_work_on_a_mirror_and_a_rescan_applies_the_difference() 
     );
     assert_eq!(doc["requests"]["delete"], 0, "a dry run deletes nothing");
 
-    // Behind the index's back: one key gone, one object added (a native
-    // one, under an EXTRAPATH prefix that holds HH/ directories itself).
+    // Behind the index's back: one key gone, natives added under an
+    // EXTRAPATH prefix (listed in ranges by the first hex digit of their
+    // HH dir: these fall in the first, a middle, the last range, and on
+    // the boundary of one).
     m.delete(&st.files["b3"][0]);
-    let extra = m.cache.object(ObjectSpec {
-        extrapath: "universal",
-        pn: "zstd-native",
-        pkgtarget: "x86_64-linux",
-        pkgarch: "x86_64",
-        unihash: unihash(4242),
-        ..Default::default()
-    });
     let staged = Cache::new();
-    for rel in &extra {
-        let to = staged.path(rel);
-        std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
-        std::fs::copy(m.cache.path(rel), &to).expect("copy");
+    let mut added = 0;
+    for first in ["0", "7", "f", "1"] {
+        let hash = format!("{first}{}", &unihash(4242)[1..]);
+        let extra = m.cache.object(ObjectSpec {
+            extrapath: "universal",
+            pn: "zstd-native",
+            pkgtarget: "x86_64-linux",
+            pkgarch: "x86_64",
+            unihash: hash,
+            ..Default::default()
+        });
+        for rel in &extra {
+            let to = staged.path(rel);
+            std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
+            std::fs::copy(m.cache.path(rel), &to).expect("copy");
+            added += 1;
+        }
     }
     m.upload_dir(&staged.dir);
     let run = m.run(&["scan"]);
     run.expect_code(0);
     assert!(
-        run.stdout.contains("Since the last scan: 2 added") && run.stdout.contains("1 removed"),
+        run.stdout
+            .contains(&format!("Since the last scan: {added} added"))
+            && run.stdout.contains("1 removed"),
         "{}",
         run.stdout
     );
     let rows = m.index_query("SELECT count(*) FROM entries");
-    assert_eq!(rows[0][0], (files.len() + 1).to_string());
-    let rows = m.index_query("SELECT extrapath, pn FROM entries WHERE pn = 'zstd-native'");
-    assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(
-        rows[0],
-        vec!["universal".to_string(), "zstd-native".to_string()]
+    assert_eq!(rows[0][0], (files.len() - 1 + added).to_string());
+    let rows = m.index_query(
+        "SELECT DISTINCT extrapath, substr(unihash, 1, 1) FROM entries WHERE pn = 'zstd-native' ORDER BY 2",
     );
+    let firsts: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(firsts, ["0", "1", "7", "f"], "{rows:?}");
+    assert!(rows.iter().all(|r| r[0] == "universal"));
 }
 
 #[test]

@@ -115,11 +115,10 @@ impl Store {
     }
 
     /// Every key under the location, except the tool's own prefix (its
-    /// trash). The top level is listed with a delimiter, and so is each
-    /// prefix under it that is not an `HH` directory (an EXTRAPATH such as
-    /// `universal/`, which holds `HH/` directories of its own); then every
-    /// `HH/` prefix is listed in full, up to `jobs` of them at a time, so
-    /// that no long chain of pages is listed one after the other.
+    /// trash). The top level is listed with a delimiter; then every `HH/`
+    /// prefix is listed in full, and every other prefix (an EXTRAPATH such
+    /// as `universal/`) in 16 ranges, up to `jobs` lists at a time, so that
+    /// no long chain of pages is listed one after the other.
     pub fn list(&self) -> Result<Vec<Listed>> {
         let root = if self.url.prefix.is_empty() {
             None
@@ -146,25 +145,45 @@ impl Store {
                 .into_iter()
                 .filter(|p| p.filename() != Some(crate::TOOL_DIR))
                 .partition(|p| p.filename().is_some_and(is_hh));
-            let mut flat = hh;
-            let nested = futures::stream::iter(other.into_iter().map(|p| {
-                let s3 = Arc::clone(&self.s3);
-                async move { s3.list_with_delimiter(Some(&p)).await }
-            }))
-            .buffer_unordered(self.jobs);
-            let mut nested = std::pin::pin!(nested);
-            while let Some(listed) = nested.next().await {
-                let listed = listed.map_err(err)?;
-                Requests::add(
-                    &self.requests.list,
-                    pages(listed.objects.len() + listed.common_prefixes.len()),
-                );
-                out.extend(listed.objects.iter().filter_map(|m| self.listed(m)));
-                flat.extend(listed.common_prefixes);
+            // Each HH/ prefix in full; each other prefix (an EXTRAPATH,
+            // which holds HH/ dirs of its own) in 16 ranges by the first
+            // hex digit of what follows it, so that its pages are not one
+            // long chain either.
+            let mut ranges: Vec<(Path, Option<Path>, Option<String>)> =
+                hh.into_iter().map(|p| (p, None, None)).collect();
+            for p in other {
+                for d in 0..16u32 {
+                    let digit = |d: u32| char::from_digit(d, 16).map(String::from);
+                    let start = (d > 0)
+                        .then(|| {
+                            digit(d).map(|x| Path::from_iter(p.parts().chain([x.as_str().into()])))
+                        })
+                        .flatten();
+                    let stop = (d < 15)
+                        .then(|| digit(d + 1).map(|x| format!("{}/{x}", p.as_ref())))
+                        .flatten();
+                    ranges.push((p.clone(), start, stop));
+                }
             }
-            let lists = futures::stream::iter(flat.into_iter().map(|p| {
+            let lists = futures::stream::iter(ranges.into_iter().map(|(p, start, stop)| {
                 let s3 = Arc::clone(&self.s3);
-                async move { s3.list(Some(&p)).try_collect::<Vec<ObjectMeta>>().await }
+                async move {
+                    let stream = match &start {
+                        None => s3.list(Some(&p)),
+                        Some(after) => s3.list_with_offset(Some(&p), after),
+                    };
+                    // Up to and including the next range's start (which
+                    // the next range, listing after it, leaves out).
+                    stream
+                        .try_take_while(|m| {
+                            let more = stop
+                                .as_ref()
+                                .is_none_or(|s| m.location.as_ref() <= s.as_str());
+                            futures::future::ready(Ok(more))
+                        })
+                        .try_collect::<Vec<ObjectMeta>>()
+                        .await
+                }
             }))
             .buffer_unordered(self.jobs);
             let mut lists = std::pin::pin!(lists);
