@@ -651,3 +651,35 @@ fn warm_plans_equal_fresh_plans_across_restat_batches() {
     assert_same_paths(&warm, &fresh, "warm vs fresh -d -n -D");
     assert_eq!(warm_line, fresh_line);
 }
+
+/// A removal records its files and updates the index 2,048 selected
+/// objects at a time: across several chunks, the index it leaves holds
+/// exactly what a fresh scan of the cache finds, with one history row per
+/// removed file.
+#[test]
+fn removal_across_recording_chunks_leaves_the_index_a_fresh_scan_builds() {
+    let (cache, _) = random_cache(78, 12_000);
+    cache.sub("scan", &[]).expect_code(0);
+    let (planned, _) = listing(&cache, &cache.index, &["-d"]);
+    assert!(planned.len() > 3 * 2_048, "several chunks are removed");
+    cache.run(&["-d", "-y"]).expect_code(0);
+    let fresh_index = cache.outside("fresh.sqlite");
+    let (again, _) = listing(&cache, &fresh_index, &["-d"]);
+    let state = "SELECT d.path, o.stem, o.n_entries, o.size, o.disk_bytes,
+                        o.archive_mtime_ns, o.last_used_ns, g.pn, g.task
+                 FROM object o JOIN dir d ON d.id = o.dir_id JOIN grp g ON g.id = o.group_id
+                 ORDER BY 1, 2";
+    let kept = cache.index_query(state);
+    assert_eq!(
+        kept,
+        index_query(&fresh_index, state),
+        "objects after the removal"
+    );
+    let counts = "SELECT (SELECT count(*) FROM entry), (SELECT count(*) FROM grp),
+                         (SELECT count(*) FROM object WHERE group_id NOT IN (SELECT id FROM grp))";
+    assert_eq!(cache.index_query(counts), index_query(&fresh_index, counts));
+    let history = cache.index_query("SELECT count(*) FROM removal WHERE outcome = 'removed'");
+    assert_eq!(history, [[planned.len().to_string()]]);
+    let (warm, _) = listing(&cache, &cache.index, &["-d"]);
+    assert_same_paths(&warm, &again, "after the removal: warm vs fresh -d -n -D");
+}

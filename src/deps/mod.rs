@@ -80,7 +80,8 @@ pub fn update(
         "UPDATE object SET deps_state = 'none' WHERE deps_state IS NULL AND NOT EXISTS
             (SELECT 1 FROM entry e WHERE e.object_id = object.id AND e.kind = 'siginfo');
          CREATE TEMP TABLE IF NOT EXISTS deps_round(id INTEGER PRIMARY KEY);
-         DELETE FROM temp.deps_round;",
+         DELETE FROM temp.deps_round;
+         CREATE TEMP TABLE IF NOT EXISTS deps_todo(seq INTEGER PRIMARY KEY, id INTEGER NOT NULL);",
     )
     .context("marking objects without siginfo")?;
     let pool = crate::pool::get(jobs)?;
@@ -89,30 +90,23 @@ pub fn update(
         Scope::KeptClosure => "AND o.id NOT IN (SELECT id FROM temp.selected)",
     };
     loop {
-        let pending: Vec<(i64, String)> = {
-            let sql = include_str!("pending.sql").replace("/*scope*/", filter);
-            let mut stmt = tx
-                .prepare(&sql)
-                .context("preparing the pending siginfo query")?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .context("listing siginfo files to read")?;
-            rows.collect::<rusqlite::Result<_>>()
-                .context("listing siginfo files to read")?
-        };
-        if pending.is_empty() {
+        // The round's objects go to a temp table, not into memory: at 1M
+        // objects, the (id, path) list of a first read held 180 MB.
+        tx.execute_batch("DELETE FROM temp.deps_todo;")
+            .context("clearing the siginfo reading list")?;
+        let sql = format!(
+            "INSERT INTO temp.deps_todo(id) {}",
+            include_str!("pending.sql").replace("/*scope*/", filter)
+        );
+        let queued = tx
+            .execute(&sql, [])
+            .context("listing siginfo files to read")?;
+        if queued == 0 {
             break;
         }
         report.rounds += 1;
-        Counters::add(&progress.siginfo_queued, pending.len() as u64);
-        read_into(
-            &tx,
-            pool,
-            (&root, store.as_deref()),
-            &pending,
-            &mut report,
-            progress,
-        )?;
+        Counters::add(&progress.siginfo_queued, queued as u64);
+        read_into(&tx, pool, (&root, store.as_deref()), &mut report, progress)?;
         if scope == Scope::All {
             break;
         }
@@ -125,13 +119,12 @@ pub fn update(
     Ok(report)
 }
 
-/// Read `pending` (object id, siginfo path) and store their edges; the ids
-/// end up in temp.deps_round.
+/// Read the siginfo of the objects in temp.deps_todo, `BATCH` at a time
+/// in its order, and store their edges; the ids end up in temp.deps_round.
 fn read_into(
     tx: &rusqlite::Transaction<'_>,
     pool: &rayon::ThreadPool,
     (root, store): (&std::path::Path, Option<&crate::store::Store>),
-    pending: &[(i64, String)],
     report: &mut EdgeReport,
     progress: &Counters,
 ) -> Result<()> {
@@ -149,7 +142,22 @@ fn read_into(
     let mut round = tx
         .prepare("INSERT OR IGNORE INTO temp.deps_round(id) VALUES (?1)")
         .context("preparing a round of siginfo reading")?;
-    for chunk in pending.chunks(BATCH) {
+    let mut next = tx
+        .prepare(include_str!("todo_batch.sql"))
+        .context("preparing the siginfo reading list")?;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, i64, String)> = next
+            .query_map(params![after, BATCH as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .and_then(|rows| rows.collect())
+            .context("reading the siginfo reading list")?;
+        let Some(&(last, ..)) = rows.last() else {
+            break;
+        };
+        after = last;
+        let chunk: Vec<(i64, String)> = rows.into_iter().map(|(_, id, rel)| (id, rel)).collect();
         let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = match store {
             None => pool.install(|| {
                 chunk

@@ -1,8 +1,8 @@
--- Objects whose dependency edges are not known yet, with the path of one
--- of their siginfo entries (relative to the cache root). The scope marker
--- in the WHERE clause may narrow them (deps/mod.rs, Scope).
-SELECT o.id,
-       CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END
+-- Objects whose dependency edges are not known yet (and that have a
+-- siginfo entry), in directory order. The scope marker in the WHERE
+-- clause may narrow them (deps/mod.rs, Scope). Their ids go to
+-- temp.deps_todo; the paths are read a batch at a time (todo_batch.sql).
+SELECT o.id
 FROM object o
 JOIN dir d   ON d.id = o.dir_id
 JOIN entry e ON e.id = (SELECT min(x.id) FROM entry x WHERE x.object_id = o.id AND x.kind = 'siginfo')
