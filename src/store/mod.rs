@@ -131,14 +131,7 @@ impl Requests {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn total(&self) -> u64 {
-        [&self.list, &self.head, &self.get, &self.delete, &self.copy]
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
-    }
-
-    /// Each kind and its count (for JSON).
+    /// Each kind and its count (for JSON and the summary).
     pub fn counts(&self) -> std::collections::BTreeMap<&'static str, u64> {
         [
             ("list", &self.list),
@@ -153,19 +146,15 @@ impl Requests {
         .collect()
     }
 
+    pub fn total(&self) -> u64 {
+        self.counts().values().sum()
+    }
+
     /// "12 list, 3 delete" (kinds with none left out).
     pub fn summary(&self) -> String {
-        let kinds = [
-            ("list", &self.list),
-            ("HEAD", &self.head),
-            ("GET", &self.get),
-            ("delete", &self.delete),
-            ("copy", &self.copy),
-            ("PUT", &self.put),
-        ];
-        let parts: Vec<String> = kinds
-            .iter()
-            .map(|(k, c)| (k, c.load(Ordering::Relaxed)))
+        let parts: Vec<String> = self
+            .counts()
+            .into_iter()
             .filter(|(_, n)| *n > 0)
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
@@ -263,6 +252,17 @@ mod tests {
         for bad in ["gs://b/x", "s3://B/x", "s3://a/x", "s3://bkt/../x"] {
             assert!(StoreUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn request_counts_add_up() {
+        let r = Requests::default();
+        assert_eq!(r.summary(), "none");
+        Requests::add(&r.list, 3);
+        Requests::add(&r.put, 1);
+        Requests::add(&r.delete, 2);
+        assert_eq!(r.total(), 6);
+        assert_eq!(r.summary(), "2 delete, 3 list, 1 put");
     }
 
     #[test]

@@ -344,8 +344,9 @@ impl Store {
             .await
             .map_err(short_error)?;
         let mut last = String::new();
-        // 5xx and connection errors are retried, as the client does.
-        for attempt in 0..4u32 {
+        // 5xx and connection errors are retried (5 times), as the
+        // client does for its own requests.
+        for attempt in 0..=5u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
