@@ -5,31 +5,38 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn benchmark_script_runs_at_a_tiny_size() {
+/// Run a benchmark script with `--smoke --no-build --bin BIN` and `extra`
+/// (examples, by flag name), check it succeeded, and return its stdout.
+fn smoke(script: &str, examples: &[&str]) -> String {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_sstate-cache-management"));
     // `cargo test` builds the examples next to the binary's directory.
-    let gencache = bin
+    let dir = bin
         .parent()
         .expect("binary has a parent dir")
-        .join("examples")
-        .join("gencache");
-    assert!(
-        gencache.exists(),
-        "examples/gencache not built at {}",
-        gencache.display()
-    );
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run.py"))
+        .join("examples");
+    let mut cmd = Command::new("python3");
+    cmd.arg(format!("{}/bench/{script}", env!("CARGO_MANIFEST_DIR")))
         .args(["--smoke", "--no-build", "--bin"])
-        .arg(&bin)
-        .arg("--gencache")
-        .arg(&gencache)
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .arg(&bin);
+    for example in examples {
+        let path = dir.join(example);
+        assert!(
+            path.exists(),
+            "examples/{example} not built at {}",
+            path.display()
+        );
+        cmd.arg(format!("--{example}")).arg(path);
+    }
+    let out = cmd.output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
+#[test]
+fn benchmark_script_runs_at_a_tiny_size() {
+    let stdout = smoke("run.py", &["gencache"]);
     for step in [
         "| floor |",
         "| cold -d -n |",
@@ -51,30 +58,7 @@ fn benchmark_script_runs_at_a_tiny_size() {
 /// S3 server, as the S3 tests do).
 #[test]
 fn s3_benchmark_script_runs_at_a_tiny_size() {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_sstate-cache-management"));
-    let examples = bin
-        .parent()
-        .expect("binary has a parent dir")
-        .join("examples");
-    for example in ["gencache", "s3list"] {
-        assert!(
-            examples.join(example).exists(),
-            "examples/{example} not built"
-        );
-    }
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/s3.py"))
-        .args(["--smoke", "--no-build", "--bin"])
-        .arg(&bin)
-        .arg("--gencache")
-        .arg(examples.join("gencache"))
-        .arg("--s3list")
-        .arg(examples.join("s3list"))
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let stdout = smoke("s3.py", &["gencache", "s3list"]);
     for step in [
         "| floor: parallel listing (s3list) |",
         "| cold scan |",
