@@ -55,10 +55,36 @@ impl Reader {
     /// The dependency unihashes named by the siginfo at `path`, lowercase
     /// hex, in file order.
     pub fn read_deps(&mut self, path: &Path) -> Result<Vec<String>, Unreadable> {
-        use std::io::Read;
+        self.read_deps_sized(path, 0)
+    }
+
+    /// The same, with the file's size as the index knows it (0: unknown):
+    /// one `read` fills the buffer, and a short read is the end of the
+    /// file, as it is for regular files (a file that grew since is read
+    /// on to its end).
+    pub fn read_deps_sized(&mut self, path: &Path, size: u64) -> Result<Vec<String>, Unreadable> {
+        let file =
+            std::fs::File::open(path).map_err(|e| Unreadable(format!("cannot read: {e}")))?;
+        self.deps_of_file(file, size)
+    }
+
+    /// The same for `rel` under the directory `root` (no lookup of the
+    /// cache's own path for every file).
+    pub fn read_deps_at(
+        &mut self,
+        root: rustix::fd::BorrowedFd<'_>,
+        rel: &str,
+        size: u64,
+    ) -> Result<Vec<String>, Unreadable> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::openat(root, rel, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Unreadable(format!("cannot read: {}", std::io::Error::from(e))))?;
+        self.deps_of_file(std::fs::File::from(fd), size)
+    }
+
+    fn deps_of_file(&mut self, file: std::fs::File, size: u64) -> Result<Vec<String>, Unreadable> {
         self.compressed.clear();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_DECOMPRESSED).read_to_end(&mut self.compressed))
+        read_file(file, size, &mut self.compressed)
             .map_err(|e| Unreadable(format!("cannot read: {e}")))?;
         let compressed = std::mem::take(&mut self.compressed);
         let deps = self.deps_of_bytes(&compressed);
@@ -75,6 +101,38 @@ impl Reader {
         }
         parse_deps(&self.json)
     }
+}
+
+/// Read at most `MAX_DECOMPRESSED` bytes of `f` into `buf`, expecting
+/// about `size` of them.
+fn read_file(mut f: std::fs::File, size: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let want = (size.min(MAX_DECOMPRESSED) as usize) + 1;
+    buf.resize(want, 0);
+    let mut filled = 0;
+    loop {
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if filled < buf.len() {
+                    // Short: the end of the file (or the size was unknown).
+                    if size > 0 {
+                        break;
+                    }
+                    continue;
+                }
+                if buf.len() as u64 > MAX_DECOMPRESSED {
+                    break;
+                }
+                let grow = (buf.len() * 2).min(MAX_DECOMPRESSED as usize + 1);
+                buf.resize(grow, 0);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(())
 }
 
 /// Decompress with a reused context. Frames written by the `zstd` tool
@@ -130,12 +188,19 @@ fn decode(input: impl Read, buf: &mut Vec<u8>) -> Result<(), Unreadable> {
 
 /// The values of the top-level `runtaskhashes` object of a JSON document.
 ///
-/// The keys before it (`basehash`, `gendeps`, ... in sorted order) are
-/// skipped by their structure alone (strings, brackets), much faster than
-/// a validating parse; the `runtaskhashes` value itself is parsed by
-/// serde. A document the skip does not understand goes through serde
-/// from the start, which gives the precise error.
+/// First the fast way: the first `"runtaskhashes"` that is a key (an
+/// unescaped quote, then `:`) and whose value parses as a map of hashes.
+/// In what BitBake writes, nothing before the top-level key can be that:
+/// the values before it are hashes, lists of names, and `gendeps`, whose
+/// values are sets of variable names (a variable named `runtaskhashes`
+/// there holds names, not hashes, and fails the parse). Anything else goes
+/// the careful way: the keys before `runtaskhashes` skipped by their
+/// structure (strings, brackets), then, if that fails too, serde from the
+/// start, which gives the precise error.
 pub fn parse_deps(json: &[u8]) -> Result<Vec<String>, Unreadable> {
+    if let Some(found) = find_key(json) {
+        return Ok(found);
+    }
     match locate(json) {
         Some(at) => {
             let mut stream =
@@ -146,6 +211,25 @@ pub fn parse_deps(json: &[u8]) -> Result<Vec<String>, Unreadable> {
             }
         }
         None => parse_deps_serde(json),
+    }
+}
+
+/// The fast way of [`parse_deps`]: Some only for a well-formed map of
+/// hashes at the first `"runtaskhashes":` key.
+fn find_key(json: &[u8]) -> Option<Vec<String>> {
+    const KEY: &[u8] = b"\"runtaskhashes\"";
+    let at = memchr::memmem::find_iter(json, KEY).find(|&at| {
+        let backslashes = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        backslashes % 2 == 0 && json.get(skip_ws(json, at + KEY.len())) == Some(&b':')
+    })?;
+    let value = skip_ws(json, skip_ws(json, at + KEY.len()) + 1);
+    if json.get(value) != Some(&b'{') {
+        return None;
+    }
+    let mut stream = serde_json::Deserializer::from_slice(&json[value..]).into_iter::<Hashes>();
+    match stream.next() {
+        Some(Ok(Hashes(Ok(found)))) => Some(found),
+        _ => None,
     }
 }
 
@@ -396,6 +480,59 @@ mod tests {
             );
             assert!(locate(d.as_bytes()).is_some(), "{d}");
         }
+    }
+
+    #[test]
+    fn the_key_search_skips_what_is_not_the_top_level_key() {
+        // A variable named runtaskhashes in gendeps (a set of names), the
+        // name inside a string, escaped quotes: the top-level key wins.
+        let docs = [
+            format!(
+                r#"{{"gendeps":{{"runtaskhashes":{{"_set_object":["A","B"]}}}},"runtaskhashes":{{"t":"{A}"}}}}"#
+            ),
+            format!(r#"{{"gendeps":{{"runtaskhashes":["A"]}},"runtaskhashes":{{"t":"{A}"}}}}"#),
+            format!(
+                r#"{{"a":"say \"runtaskhashes\":{{\"t\":\"{B}\"}}","runtaskhashes":{{"t":"{A}"}}}}"#
+            ),
+            format!(r#"{{"a":"\\","runtaskhashes" : {{"t":"{A}"}}}}"#),
+            format!(
+                r#"{{"a":"\\\"runtaskhashes\":{{\"t\":\"{B}\"}}","runtaskhashes":{{"t":"{A}"}}}}"#
+            ),
+        ];
+        for d in &docs {
+            assert_eq!(parse_deps(d.as_bytes()), Ok(vec![A.to_string()]), "{d}");
+            assert_eq!(
+                parse_deps(d.as_bytes()),
+                parse_deps_serde(d.as_bytes()),
+                "{d}"
+            );
+        }
+    }
+
+    #[test]
+    fn reading_with_a_wrong_size_still_reads_the_whole_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let json = format!(
+            r#"{{"basehash":"{}","runtaskhashes":{{"t":"{A}"}}}}"#,
+            "x".repeat(70_000)
+        );
+        let path = dir.path().join("a.siginfo");
+        std::fs::write(&path, zst(&json)).expect("writing");
+        let real = std::fs::metadata(&path).expect("stat").len();
+        for size in [0, 1, real / 2, real, real + 100] {
+            let got = Reader::default().read_deps_sized(&path, size);
+            assert_eq!(got, Ok(vec![A.to_string()]), "size {size}");
+        }
+        let root = rustix::fs::open(
+            dir.path(),
+            rustix::fs::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        )
+        .expect("opening the dir");
+        let got = Reader::default().read_deps_at(rustix::fd::AsFd::as_fd(&root), "a.siginfo", real);
+        assert_eq!(got, Ok(vec![A.to_string()]));
+        let gone = Reader::default().read_deps_at(rustix::fd::AsFd::as_fd(&root), "b.siginfo", 10);
+        assert!(gone.expect_err("missing").0.contains("cannot read"));
     }
 
     proptest::proptest! {

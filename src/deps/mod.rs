@@ -17,6 +17,7 @@ use crate::siginfo;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use rusqlite::params;
+use rustix::fd::AsFd;
 
 /// The SQL that moves dependencies of kept objects out of the selection.
 pub const PROTECT_SQL: &str = include_str!("protect.sql");
@@ -119,103 +120,193 @@ pub fn update(
     Ok(report)
 }
 
+/// One siginfo to read: its object, path (relative to the cache root) and
+/// size as indexed.
+struct Todo {
+    object_id: i64,
+    rel: String,
+    size: u64,
+}
+
+type Decoded = Vec<Result<Vec<String>, siginfo::Unreadable>>;
+
 /// Read the siginfo of the objects in temp.deps_todo, `BATCH` at a time
 /// in its order, and store their edges; the ids end up in temp.deps_round.
+/// The threads read and decode one batch while this thread stores the
+/// edges of the one before and fetches the one after.
 fn read_into(
     tx: &rusqlite::Transaction<'_>,
     pool: &rayon::ThreadPool,
-    (root, store): (&std::path::Path, Option<&crate::store::Store>),
+    src: (&std::path::Path, Option<&crate::store::Store>),
     report: &mut EdgeReport,
     progress: &Counters,
 ) -> Result<()> {
     tx.execute_batch("DELETE FROM temp.deps_round;")
         .context("preparing a round of siginfo reading")?;
-    let mut edge = tx
-        .prepare("INSERT OR IGNORE INTO dep(hash_key, object_id) VALUES (?1, ?2)")
-        .context("preparing the edge insert")?;
-    let mut ok = tx
-        .prepare("UPDATE object SET deps_state = 'ok', deps_error = NULL WHERE id = ?1")
-        .context("preparing the siginfo state update")?;
-    let mut bad = tx
-        .prepare("UPDATE object SET deps_state = 'unreadable', deps_error = ?2 WHERE id = ?1")
-        .context("preparing the siginfo state update")?;
-    let mut round = tx
-        .prepare("INSERT OR IGNORE INTO temp.deps_round(id) VALUES (?1)")
-        .context("preparing a round of siginfo reading")?;
     let mut next = tx
         .prepare(include_str!("todo_batch.sql"))
         .context("preparing the siginfo reading list")?;
+    let mut writer = EdgeWriter::new(tx)?;
     let mut after = 0i64;
-    loop {
-        let rows: Vec<(i64, i64, String)> = next
+    let mut fetch = || -> Result<Vec<Todo>> {
+        let rows: Vec<(i64, Todo)> = next
             .query_map(params![after, BATCH as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((
+                    r.get(0)?,
+                    Todo {
+                        object_id: r.get(1)?,
+                        rel: r.get(2)?,
+                        size: r.get::<_, i64>(3)?.max(0) as u64,
+                    },
+                ))
             })
             .and_then(|rows| rows.collect())
             .context("reading the siginfo reading list")?;
-        let Some(&(last, ..)) = rows.last() else {
-            break;
-        };
-        after = last;
-        let chunk: Vec<(i64, String)> = rows.into_iter().map(|(_, id, rel)| (id, rel)).collect();
-        let results: Vec<Result<Vec<String>, siginfo::Unreadable>> = match store {
-            None => pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map_init(siginfo::Reader::default, |reader, (_, rel)| {
-                        // (One relaxed add per file: a read and a
-                        // decompression each, so it costs nothing.)
-                        let deps = reader.read_deps(&root.join(rel));
+        if let Some(&(last, _)) = rows.last() {
+            after = last;
+        }
+        Ok(rows.into_iter().map(|(_, t)| t).collect())
+    };
+    let mut current = fetch()?;
+    if current.is_empty() {
+        return Ok(());
+    }
+    // Files are opened relative to the cache root (when it opens: else by
+    // their whole path, and the error is each file's).
+    let root_fd = match src.1 {
+        None => crate::remove::beneath::open_root(src.0).ok(),
+        Some(_) => None,
+    };
+    let root_fd = &root_fd;
+    std::thread::scope(|s| -> Result<()> {
+        loop {
+            let reading = s.spawn(move || {
+                let decoded = decode(
+                    pool,
+                    src,
+                    root_fd.as_ref().map(|f| f.as_fd()),
+                    &current,
+                    progress,
+                );
+                (current, decoded)
+            });
+            let following = fetch()?;
+            let (chunk, decoded) = reading
+                .join()
+                .map_err(|_| anyhow::anyhow!("a siginfo reading thread panicked"))?;
+            writer.write(&chunk, decoded, report)?;
+            if following.is_empty() {
+                return Ok(());
+            }
+            current = following;
+        }
+    })
+}
+
+/// Read and decode `chunk` on the pool's threads.
+fn decode(
+    pool: &rayon::ThreadPool,
+    (root, store): (&std::path::Path, Option<&crate::store::Store>),
+    root_fd: Option<rustix::fd::BorrowedFd<'_>>,
+    chunk: &[Todo],
+    progress: &Counters,
+) -> Decoded {
+    thread_local! {
+        // One reader (zstd context and buffers) per thread, for every
+        // batch: rayon's map_init would make one per split.
+        static READER: std::cell::RefCell<siginfo::Reader> = std::cell::RefCell::default();
+    }
+    let read_one = |todo: &Todo| {
+        // (One relaxed add per file: a read and a decompression each, so
+        // it costs nothing.)
+        Counters::add(&progress.siginfo_read, 1);
+        READER.with_borrow_mut(|reader| match root_fd {
+            Some(fd) => reader.read_deps_at(fd, &todo.rel, todo.size),
+            None => reader.read_deps_sized(&root.join(&todo.rel), todo.size),
+        })
+    };
+    match store {
+        None => pool.install(|| chunk.par_iter().map(read_one).collect()),
+        // From a store: GET them (`jobs` at a time), then decode.
+        Some(store) => {
+            let rels: Vec<String> = chunk.iter().map(|t| t.rel.clone()).collect();
+            let got = store.get_many(&rels, siginfo::MAX_DECOMPRESSED);
+            pool.install(|| {
+                got.into_par_iter()
+                    .map(|bytes| {
                         Counters::add(&progress.siginfo_read, 1);
-                        deps
+                        match bytes {
+                            Ok(b) => READER.with_borrow_mut(|reader| reader.deps_of_bytes(&b)),
+                            Err(e) => Err(siginfo::Unreadable(format!("cannot read: {e}"))),
+                        }
                     })
                     .collect()
-            }),
-            // From a store: GET them (`jobs` at a time), then decode.
-            Some(store) => {
-                let rels: Vec<String> = chunk.iter().map(|(_, rel)| rel.clone()).collect();
-                let got = store.get_many(&rels, siginfo::MAX_DECOMPRESSED);
-                pool.install(|| {
-                    got.into_par_iter()
-                        .map_init(siginfo::Reader::default, |reader, bytes| {
-                            Counters::add(&progress.siginfo_read, 1);
-                            match bytes {
-                                Ok(b) => reader.deps_of_bytes(&b),
-                                Err(e) => Err(siginfo::Unreadable(format!("cannot read: {e}"))),
-                            }
-                        })
-                        .collect()
-                })
-            }
-        };
-        for ((object_id, rel), result) in chunk.iter().zip(results) {
+            })
+        }
+    }
+}
+
+/// The statements that store what a batch of siginfo said.
+struct EdgeWriter<'t> {
+    edge: rusqlite::Statement<'t>,
+    ok: rusqlite::Statement<'t>,
+    bad: rusqlite::Statement<'t>,
+    round: rusqlite::Statement<'t>,
+}
+
+impl<'t> EdgeWriter<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self> {
+        Ok(EdgeWriter {
+            edge: tx
+                .prepare("INSERT OR IGNORE INTO dep(hash_key, object_id) VALUES (?1, ?2)")
+                .context("preparing the edge insert")?,
+            ok: tx
+                .prepare("UPDATE object SET deps_state = 'ok', deps_error = NULL WHERE id = ?1")
+                .context("preparing the siginfo state update")?,
+            bad: tx
+                .prepare(
+                    "UPDATE object SET deps_state = 'unreadable', deps_error = ?2 WHERE id = ?1",
+                )
+                .context("preparing the siginfo state update")?,
+            round: tx
+                .prepare("INSERT OR IGNORE INTO temp.deps_round(id) VALUES (?1)")
+                .context("preparing a round of siginfo reading")?,
+        })
+    }
+
+    fn write(&mut self, chunk: &[Todo], decoded: Decoded, report: &mut EdgeReport) -> Result<()> {
+        for (todo, result) in chunk.iter().zip(decoded) {
+            let object_id = todo.object_id;
             report.read += 1;
-            round
+            self.round
                 .execute([object_id])
                 .context("noting a read siginfo")?;
             match result {
                 Ok(hashes) => {
                     for h in &hashes {
-                        report.edges += edge
+                        report.edges += self
+                            .edge
                             .execute(params![hash_key(h), object_id])
                             .context("storing a dependency edge")?
                             as u64;
                     }
-                    ok.execute([object_id])
+                    self.ok
+                        .execute([object_id])
                         .context("recording a read siginfo")?;
                 }
                 Err(why) => {
                     report.unreadable += 1;
                     if report.samples.len() < 20 {
-                        report.samples.push((rel.clone(), why.0.clone()));
+                        report.samples.push((todo.rel.clone(), why.0.clone()));
                     }
-                    bad.execute(params![object_id, why.0])
+                    self.bad
+                        .execute(params![object_id, why.0])
                         .context("recording an unreadable siginfo")?;
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
