@@ -172,7 +172,6 @@ CREATE INDEX IF NOT EXISTS temp.selection_id ON selection(id);
 CREATE TEMP TABLE IF NOT EXISTS selected(id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS protected(id INTEGER PRIMARY KEY, why TEXT NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS deps_scope(id INTEGER PRIMARY KEY);
-CREATE TEMP TABLE IF NOT EXISTS dup_judged(id INTEGER PRIMARY KEY, selected INTEGER NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS dup_ties(id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS restat_todo(id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS restat_done(id INTEGER PRIMARY KEY);
@@ -363,7 +362,7 @@ fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<
 fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<SizeSelection>> {
     conn.execute_batch(
         "DELETE FROM temp.selection; DELETE FROM temp.selected; DELETE FROM temp.protected;
-         DELETE FROM temp.dup_judged; DELETE FROM temp.dup_ties;",
+         DELETE FROM temp.dup_ties;",
     )
     .context("clearing the planning tables")?;
     let any_unreadable: bool = conn
@@ -377,23 +376,7 @@ fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<Size
         let what = || format!("running the {} policy", p.name());
         match p {
             Policy::Duplicates { keep } => {
-                conn.execute(
-                    &format!(
-                        "INSERT INTO temp.dup_judged(id, selected) SELECT id, selected FROM ({})",
-                        include_str!("policy/duplicates.sql")
-                    ),
-                    named_params! {":keep": keep},
-                )
-                .with_context(what)?;
-                conn.execute(
-                    "INSERT INTO temp.selection(policy, id) SELECT ?1, id FROM temp.dup_judged WHERE selected",
-                    [i as i64],
-                )
-                .with_context(what)?;
-                conn.execute_batch(
-                    "INSERT INTO temp.dup_ties(id) SELECT id FROM temp.dup_judged WHERE NOT selected",
-                )
-                .with_context(what)?;
+                policy::duplicates::select(conn, *keep, i as i64).with_context(what)?;
                 if any_unreadable {
                     // A group with objects that could not be seen may have a
                     // newer one among them: -d takes nothing from it.
@@ -456,21 +439,26 @@ fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<Size
             .flatten()
             .min();
             let sel = policy::size::select(conn, *bytes, pin_from, with_deps)?;
-            {
-                let mut ins = conn
-                    .prepare("INSERT OR IGNORE INTO temp.selection(policy, id) VALUES (?1, ?2)")
-                    .context("--max-size: preparing the selection")?;
-                let mut sel_ins = conn
-                    .prepare("INSERT OR IGNORE INTO temp.selected(id) VALUES (?1)")
-                    .context("--max-size: preparing the selection")?;
-                for id in &sel.selected {
-                    ins.execute(params![i as i64, id])
-                        .context("--max-size: recording the selection")?;
-                    sel_ins
-                        .execute([id])
-                        .context("--max-size: recording the selection")?;
-                }
-            }
+            // The ids bound as one array, in id order (a statement per id
+            // cost more than the budget's whole ordering).
+            let mut sorted = sel.selected.clone();
+            sorted.sort_unstable();
+            let ids = std::rc::Rc::new(
+                sorted
+                    .into_iter()
+                    .map(rusqlite::types::Value::from)
+                    .collect::<Vec<_>>(),
+            );
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
+                params![i as i64, ids.clone()],
+            )
+            .context("--max-size: recording the selection")?;
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.selected(id) SELECT value FROM rarray(?1)",
+                [ids],
+            )
+            .context("--max-size: recording the selection")?;
             if with_deps {
                 // Ties (and cycles) of the ordering: never remove what a
                 // kept object needs, even if the budget is then missed.

@@ -403,6 +403,9 @@ fn open_ro_connection(path: &Path) -> Result<Connection> {
 /// dependency key, see `deps::hash_key`), used by migrations.
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
+    // rarray(?): a list of ids bound as one parameter (the planner stores
+    // a policy's selection in one statement).
+    rusqlite::vtab::array::load_module(conn)?;
     conn.create_scalar_function(
         "sscm_hash_key",
         1,

@@ -4,6 +4,7 @@
 //! budget; removing an object removes all of its entries.
 
 pub mod custom;
+pub mod duplicates;
 pub mod size;
 pub mod stamps;
 
@@ -80,10 +81,12 @@ impl Policy {
         matches!(self, Policy::OlderThan { .. } | Policy::MaxSize { .. })
     }
 
-    /// The SQL of a policy that is one query (all but `--max-size`).
+    /// The SQL of a policy that is one query yielding the ids it selects
+    /// (not `-d`, judged group by group in `duplicates.rs`, nor
+    /// `--max-size`).
     pub fn sql(&self) -> Option<String> {
         Some(match self {
-            Policy::Duplicates { .. } => include_str!("duplicates.sql").to_string(),
+            Policy::Duplicates { .. } => return None,
             Policy::Orphans => include_str!("orphans.sql").to_string(),
             Policy::Stamps(_) => include_str!("stamps.sql").to_string(),
             Policy::OlderThan { .. } => include_str!("age.sql").to_string(),

@@ -165,17 +165,44 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
             // No first stat changed: no object has other entries to check.
             break;
         }
+        // The threads stat one batch while this thread writes back the
+        // batch before and reads the rows of the next one.
         let mut after = i64::MIN;
-        while let Some(end) = next_batch_end(&tx, after)? {
-            let rows = rows(&tx, filter, after, end)?;
+        let mut fetch = || -> Result<Option<Vec<Row>>> {
+            let Some(end) = next_batch_end(&tx, after)? else {
+                return Ok(None);
+            };
+            let batch = rows(&tx, filter, after, end)?;
             after = end;
-            if pass == 0 {
-                report.objects += rows.chunk_by(|a, b| a.object_id == b.object_id).count() as u64;
+            Counters::add(&progress.restat_queued, batch.len() as u64);
+            Ok(Some(batch))
+        };
+        let Some(mut current) = fetch()? else {
+            continue;
+        };
+        let root = &root;
+        std::thread::scope(|s| -> Result<()> {
+            loop {
+                let stating = s.spawn(move || {
+                    let fresh = stat_all(pool, root, &current, progress);
+                    (current, fresh)
+                });
+                let following = fetch()?;
+                let (batch, fresh) = stating
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a re-stat thread panicked"))?;
+                if pass == 0 {
+                    report.objects +=
+                        batch.chunk_by(|a, b| a.object_id == b.object_id).count() as u64;
+                }
+                report.entries += batch.len() as u64;
+                write_back(&tx, &batch, fresh, &mut report)?;
+                match following {
+                    Some(next) => current = next,
+                    None => return Ok(()),
+                }
             }
-            report.entries += rows.len() as u64;
-            Counters::add(&progress.restat_queued, rows.len() as u64);
-            apply(&tx, pool, &root, &rows, &mut report, progress)?;
-        }
+        })?;
     }
     if report.changed + report.gone > 0 {
         tx.execute_batch(
@@ -192,15 +219,38 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
     Ok(report)
 }
 
-/// Stat `rows` in parallel and write what changed to the index, noting
-/// changed objects in temp.touched.
-fn apply(
-    tx: &rusqlite::Transaction<'_>,
+/// `lstat` every row, in parallel.
+fn stat_all(
     pool: &rayon::ThreadPool,
     root: &rustix::fd::OwnedFd,
     rows: &[Row],
-    report: &mut RestatReport,
     progress: &Counters,
+) -> Vec<Fresh> {
+    let mut fresh = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(BATCH) {
+        fresh.extend(pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|row| match stat_now(root, &row.rel) {
+                    Ok(s) if s == row.stat => Fresh::Same,
+                    Ok(s) => Fresh::Changed(s),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
+                    Err(_) => Fresh::Same,
+                })
+                .collect::<Vec<_>>()
+        }));
+        Counters::add(&progress.restat_done, chunk.len() as u64);
+    }
+    fresh
+}
+
+/// Write what changed to the index, noting changed objects in
+/// temp.touched.
+fn write_back(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[Row],
+    fresh: Vec<Fresh>,
+    report: &mut RestatReport,
 ) -> Result<()> {
     let mut update = tx
         .prepare_cached(
@@ -216,52 +266,38 @@ fn apply(
     let mut siginfo_changed = tx
         .prepare_cached("INSERT OR IGNORE INTO temp.restat_changed(object_id) VALUES (?1)")
         .context("preparing the re-stat bookkeeping")?;
-    for chunk in rows.chunks(BATCH) {
-        let fresh: Vec<Fresh> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|row| match stat_now(root, &row.rel) {
-                    Ok(s) if s == row.stat => Fresh::Same,
-                    Ok(s) => Fresh::Changed(s),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
-                    Err(_) => Fresh::Same,
-                })
-                .collect()
-        });
-        Counters::add(&progress.restat_done, chunk.len() as u64);
-        for (row, f) in chunk.iter().zip(fresh) {
-            let siginfo_moved = match &f {
-                Fresh::Same => continue,
-                Fresh::Changed(s) => {
-                    report.changed += 1;
-                    update
-                        .execute(params![
-                            row.entry_id,
-                            s.size as i64,
-                            s.blocks as i64,
-                            s.mtime_ns,
-                            s.ino as i64,
-                            s.is_symlink
-                        ])
-                        .context("updating a re-stat-ed entry")?;
-                    s.ino != row.stat.ino || s.size != row.stat.size
-                }
-                Fresh::Gone => {
-                    report.gone += 1;
-                    delete
-                        .execute([row.entry_id])
-                        .context("dropping an entry gone since the scan")?;
-                    true
-                }
-            };
-            touch
-                .execute([row.object_id])
-                .context("noting a re-stat-ed object")?;
-            if siginfo_moved && row.kind == "siginfo" {
-                siginfo_changed
-                    .execute([row.object_id])
-                    .context("noting a changed siginfo")?;
+    for (row, f) in rows.iter().zip(fresh) {
+        let siginfo_moved = match &f {
+            Fresh::Same => continue,
+            Fresh::Changed(s) => {
+                report.changed += 1;
+                update
+                    .execute(params![
+                        row.entry_id,
+                        s.size as i64,
+                        s.blocks as i64,
+                        s.mtime_ns,
+                        s.ino as i64,
+                        s.is_symlink
+                    ])
+                    .context("updating a re-stat-ed entry")?;
+                s.ino != row.stat.ino || s.size != row.stat.size
             }
+            Fresh::Gone => {
+                report.gone += 1;
+                delete
+                    .execute([row.entry_id])
+                    .context("dropping an entry gone since the scan")?;
+                true
+            }
+        };
+        touch
+            .execute([row.object_id])
+            .context("noting a re-stat-ed object")?;
+        if siginfo_moved && row.kind == "siginfo" {
+            siginfo_changed
+                .execute([row.object_id])
+                .context("noting a changed siginfo")?;
         }
     }
     Ok(())

@@ -1,0 +1,171 @@
+//! `-d` and `--keep-per-group N`: per group, keep the N objects whose
+//! archives are newest and select every other object of the group (with or
+//! without an archive). A group with no archive at all keeps the N objects
+//! whose newest entry is newest. Objects tied at the boundary are all kept,
+//! and reported as ties: their mtimes decide the plan, so the planner
+//! re-stats them too.
+//!
+//! One ordered pass over the covering index (`duplicates.sql`), with the
+//! decision made per group as the rows stream by: at 100k objects this
+//! took a quarter of the time of the same rule as one SQL statement (a
+//! correlated lookup of the N-th and N+1-th time of every group), and a
+//! warm plan that sees reuse runs it once per pass.
+
+use anyhow::{Context, Result};
+
+/// One object of a group: id, archive mtime (None: no archive), last use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub id: i64,
+    pub archive_mtime_ns: Option<i64>,
+    pub last_used_ns: i64,
+}
+
+/// What the rule decides for one group: the ids to select and the kept
+/// ids tied at the boundary.
+pub fn judge(group: &[Member], keep: usize, selected: &mut Vec<i64>, ties: &mut Vec<i64>) {
+    let keep = keep.max(1);
+    if group.len() <= keep {
+        return;
+    }
+    let has_archive = group.iter().any(|m| m.archive_mtime_ns.is_some());
+    let mut times: Vec<i64> = if has_archive {
+        group.iter().filter_map(|m| m.archive_mtime_ns).collect()
+    } else {
+        group.iter().map(|m| m.last_used_ns).collect()
+    };
+    times.sort_unstable_by(|a, b| b.cmp(a));
+    // The N-th newest time, and the one after it (None: fewer than that).
+    let (t, next_t) = (times.get(keep - 1).copied(), times.get(keep).copied());
+    let tied = t.is_some() && t == next_t;
+    for m in group {
+        let goes = if has_archive {
+            match m.archive_mtime_ns {
+                None => true,
+                Some(a) => t.is_some_and(|t| a < t),
+            }
+        } else {
+            t.is_some_and(|t| m.last_used_ns < t)
+        };
+        if goes {
+            selected.push(m.id);
+        } else if tied {
+            ties.push(m.id);
+        }
+    }
+}
+
+/// Run the rule over the index: the selected ids go to
+/// `temp.selection(policy, id)`, the tied kept ones to `temp.dup_ties`.
+/// Returns how many were selected.
+pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64) -> Result<u64> {
+    let (mut selected, mut ties) = (Vec::new(), Vec::new());
+    {
+        let mut stmt = conn
+            .prepare_cached(include_str!("duplicates.sql"))
+            .context("preparing the duplicates policy")?;
+        let mut rows = stmt.query([]).context("running the duplicates policy")?;
+        let mut group: Vec<Member> = Vec::new();
+        let mut current = None;
+        while let Some(r) = rows.next().context("running the duplicates policy")? {
+            let group_id: i64 = r.get(0).context("reading the duplicates policy")?;
+            if current != Some(group_id) {
+                judge(&group, keep as usize, &mut selected, &mut ties);
+                group.clear();
+                current = Some(group_id);
+            }
+            group.push(Member {
+                id: r.get(1).context("reading the duplicates policy")?,
+                archive_mtime_ns: r.get(2).context("reading the duplicates policy")?,
+                last_used_ns: r.get(3).context("reading the duplicates policy")?,
+            });
+        }
+        judge(&group, keep as usize, &mut selected, &mut ties);
+    }
+    // In id order (the temp B-trees are appended to, not split at random),
+    // each list bound as one array.
+    selected.sort_unstable();
+    ties.sort_unstable();
+    let n = selected.len() as u64;
+    let array = |ids: Vec<i64>| {
+        std::rc::Rc::new(
+            ids.into_iter()
+                .map(rusqlite::types::Value::from)
+                .collect::<Vec<_>>(),
+        )
+    };
+    conn.execute(
+        "INSERT INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
+        rusqlite::params![policy, array(selected)],
+    )
+    .context("recording the duplicates policy")?;
+    conn.execute(
+        "INSERT OR IGNORE INTO temp.dup_ties(id) SELECT value FROM rarray(?1)",
+        [array(ties)],
+    )
+    .context("recording the duplicates policy")?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(id: i64, archive: Option<i64>, last: i64) -> Member {
+        Member {
+            id,
+            archive_mtime_ns: archive,
+            last_used_ns: last,
+        }
+    }
+
+    fn run(group: &[Member], keep: usize) -> (Vec<i64>, Vec<i64>) {
+        let (mut s, mut t) = (Vec::new(), Vec::new());
+        judge(group, keep, &mut s, &mut t);
+        (s, t)
+    }
+
+    #[test]
+    fn keeps_the_newest_archive_and_selects_the_rest() {
+        let g = [
+            m(1, Some(10), 10),
+            m(2, Some(30), 30),
+            m(3, Some(20), 40),
+            m(4, None, 99),
+        ];
+        // Archives decide (3's newer siginfo does not), an object without
+        // an archive goes whatever its times.
+        assert_eq!(run(&g, 1), (vec![1, 3, 4], vec![]));
+        assert_eq!(run(&g, 2), (vec![1, 4], vec![]));
+        assert_eq!(run(&g, 3), (vec![4], vec![]));
+        assert_eq!(run(&g, 4), (vec![], vec![]));
+    }
+
+    #[test]
+    fn without_any_archive_the_newest_file_decides() {
+        let g = [m(1, None, 10), m(2, None, 30), m(3, None, 20)];
+        assert_eq!(run(&g, 1), (vec![1, 3], vec![]));
+        assert_eq!(run(&g, 2), (vec![1], vec![]));
+    }
+
+    #[test]
+    fn ties_at_the_boundary_are_kept_and_reported() {
+        let g = [m(1, Some(30), 30), m(2, Some(30), 31), m(3, Some(5), 5)];
+        assert_eq!(run(&g, 1), (vec![3], vec![1, 2]));
+        let g = [m(1, None, 7), m(2, None, 7)];
+        assert_eq!(run(&g, 1), (vec![], vec![1, 2]));
+    }
+
+    #[test]
+    fn fewer_archives_than_n_keeps_them_all() {
+        // keep 2 with one archive: the archive stays, the others go.
+        let g = [m(1, Some(10), 10), m(2, None, 50), m(3, None, 60)];
+        assert_eq!(run(&g, 2), (vec![2, 3], vec![]));
+    }
+
+    #[test]
+    fn a_group_of_at_most_n_is_left_alone() {
+        assert_eq!(run(&[m(1, None, 1)], 1), (vec![], vec![]));
+        assert_eq!(run(&[], 1), (vec![], vec![]));
+    }
+}
