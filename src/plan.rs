@@ -213,10 +213,11 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             &req.progress,
         )?);
     }
+    let mut after_restat = false;
     loop {
         plan.passes += 1;
         let t = std::time::Instant::now();
-        let budget = select_once(&index.conn, req)?;
+        let budget = select_once(&index.conn, req, after_restat)?;
         plan.select_ms += t.elapsed().as_millis() as u64;
         if edges && !all_edges {
             // Objects this pass keeps (or protects) whose edges are not
@@ -253,6 +254,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             if r.changed + r.gone > 0 {
                 // The disk differs from the index where the plan looked:
                 // plan again on the corrected index.
+                after_restat = true;
                 if edges {
                     let scope = if all_edges {
                         deps::Scope::All
@@ -358,13 +360,50 @@ fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<
 }
 
 /// One planning pass over the index as it is now: fills temp.selection,
-/// temp.selected and temp.protected.
-fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<SizeSelection>> {
-    conn.execute_batch(
-        "DELETE FROM temp.selection; DELETE FROM temp.selected; DELETE FROM temp.protected;
-         DELETE FROM temp.dup_ties;",
-    )
-    .context("clearing the planning tables")?;
+/// temp.selected and temp.protected. With `after_restat`, the pass before
+/// ran on this request and the re-stat since changed only the objects in
+/// temp.touched (and emptied the groups' objects in temp.touched_group):
+/// `-d` judges again only the groups those are in, and keeps what it
+/// decided for every other group (their objects did not change).
+fn select_once(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    after_restat: bool,
+) -> Result<Option<SizeSelection>> {
+    let duplicates = req
+        .policies
+        .iter()
+        .position(|p| matches!(p, Policy::Duplicates { .. }));
+    let regroup = after_restat && duplicates.is_some();
+    if regroup {
+        conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE IF NOT EXISTS regroup(group_id INTEGER PRIMARY KEY);
+             DELETE FROM temp.regroup;
+             INSERT OR IGNORE INTO temp.regroup
+                 SELECT group_id FROM object WHERE id IN (SELECT object_id FROM temp.touched);
+             INSERT OR IGNORE INTO temp.regroup SELECT group_id FROM temp.touched_group;
+             CREATE TEMP TABLE IF NOT EXISTS rejudged(id INTEGER PRIMARY KEY);
+             DELETE FROM temp.rejudged;
+             INSERT OR IGNORE INTO temp.rejudged SELECT object_id FROM temp.touched;
+             INSERT OR IGNORE INTO temp.rejudged
+                 SELECT o.id FROM object o WHERE o.group_id IN (SELECT group_id FROM temp.regroup);
+             DELETE FROM temp.dup_ties WHERE id IN (SELECT id FROM temp.rejudged);
+             DELETE FROM temp.selected; DELETE FROM temp.protected;",
+        )
+        .context("choosing the groups to judge again")?;
+        conn.execute(
+            "DELETE FROM temp.selection WHERE policy <> ?1 OR id IN (SELECT id FROM temp.rejudged)",
+            [duplicates.unwrap_or_default() as i64],
+        )
+        .context("choosing the groups to judge again")?;
+    } else {
+        conn.execute_batch(
+            "DELETE FROM temp.selection; DELETE FROM temp.selected; DELETE FROM temp.protected;
+             DELETE FROM temp.dup_ties;",
+        )
+        .context("clearing the planning tables")?;
+    }
     let any_unreadable: bool = conn
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM dir WHERE unreadable <> 0)",
@@ -376,7 +415,7 @@ fn select_once(conn: &rusqlite::Connection, req: &Request) -> Result<Option<Size
         let what = || format!("running the {} policy", p.name());
         match p {
             Policy::Duplicates { keep } => {
-                policy::duplicates::select(conn, *keep, i as i64).with_context(what)?;
+                policy::duplicates::select(conn, *keep, i as i64, regroup).with_context(what)?;
                 if any_unreadable {
                     // A group with objects that could not be seen may have a
                     // newer one among them: -d takes nothing from it.

@@ -55,14 +55,23 @@ pub fn judge(group: &[Member], keep: usize, selected: &mut Vec<i64>, ties: &mut 
     }
 }
 
-/// Run the rule over the index: the selected ids go to
-/// `temp.selection(policy, id)`, the tied kept ones to `temp.dup_ties`.
-/// Returns how many were selected.
-pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64) -> Result<u64> {
+/// Run the rule over the index (with `regroup`, over the groups in
+/// `temp.regroup` only): the selected ids go to `temp.selection(policy,
+/// id)`, the tied kept ones to `temp.dup_ties`. Returns how many were
+/// selected.
+pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool) -> Result<u64> {
     let (mut selected, mut ties) = (Vec::new(), Vec::new());
     {
+        let sql = include_str!("duplicates.sql").replace(
+            "/*groups*/",
+            if regroup {
+                "AND o.group_id IN (SELECT group_id FROM temp.regroup)"
+            } else {
+                ""
+            },
+        );
         let mut stmt = conn
-            .prepare_cached(include_str!("duplicates.sql"))
+            .prepare_cached(&sql)
             .context("preparing the duplicates policy")?;
         let mut rows = stmt.query([]).context("running the duplicates policy")?;
         let mut group: Vec<Member> = Vec::new();
