@@ -362,9 +362,9 @@ fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<
 /// One planning pass over the index as it is now: fills temp.selection,
 /// temp.selected and temp.protected. With `after_restat`, the pass before
 /// ran on this request and the re-stat since changed only the objects in
-/// temp.touched (and emptied the groups' objects in temp.touched_group):
-/// `-d` judges again only the groups those are in, and keeps what it
-/// decided for every other group (their objects did not change).
+/// temp.touched (temp.touched_group: the groups of those it emptied and
+/// dropped): `-d` judges again only the groups of those objects, and keeps
+/// what it decided for every other group (none of their objects changed).
 fn select_once(
     conn: &rusqlite::Connection,
     req: &Request,
