@@ -161,12 +161,6 @@ fn decode_bulk(
     }
 }
 
-/// The dependency unihashes named by the siginfo at `path` (a one-off
-/// [`Reader`]).
-pub fn read_deps(path: &Path, _buf: &mut Vec<u8>) -> Result<Vec<String>, Unreadable> {
-    Reader::default().read_deps(path)
-}
-
 /// Decompress a zstd stream into `buf` (replacing its contents).
 fn decode(input: impl Read, buf: &mut Vec<u8>) -> Result<(), Unreadable> {
     buf.clear();

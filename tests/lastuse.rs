@@ -645,11 +645,42 @@ fn warm_plans_equal_fresh_plans_across_restat_batches() {
         "the test reuses objects all over the cache"
     );
     let fresh_index = cache.outside("fresh.sqlite");
+    // A copy of the warm index, planned with JSON: the reuse makes the
+    // plan change, so it is planned again after the re-stat (a later pass
+    // judges only the groups the re-stat changed) and still counts what
+    // a fresh index selects.
+    let copy = cache.outside("warm-copy.sqlite");
+    fs::copy(&cache.index, &copy).expect("copying the warm index");
+    let json = cache.run_raw(
+        &[
+            "--cache-dir",
+            cache.dir.to_str().expect("UTF-8 temp path"),
+            "--index",
+            copy.to_str().expect("UTF-8 temp path"),
+            "-d",
+            "-n",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    json.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
     let (fresh, fresh_line) = listing(&cache, &fresh_index, &["-d"]);
     let (warm, warm_line) = listing(&cache, &cache.index, &["-d"]);
     assert!(fresh.len() > 8_192, "more than one batch is selected");
     assert_same_paths(&warm, &fresh, "warm vs fresh -d -n -D");
     assert_eq!(warm_line, fresh_line);
+    assert!(
+        doc["plan"]["passes"].as_u64().unwrap_or(0) >= 2,
+        "the reuse changed the plan: {}",
+        doc["plan"]
+    );
+    assert_eq!(
+        doc["plan"]["files"].as_u64(),
+        Some(fresh.len() as u64),
+        "the re-planned warm copy selects what a fresh index selects"
+    );
 }
 
 /// A removal records its files and updates the index 2,048 selected
