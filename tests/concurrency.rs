@@ -61,19 +61,7 @@ fn a_second_cleanup_waits_then_names_the_holder_and_exits_75() {
     // A second host with its own index on the same cache is kept out by
     // the lock in the cache dir.
     let other_index = cache.outside("other.sqlite");
-    let other = cache.run_raw(
-        &[
-            "--cache-dir",
-            cache.dir.to_str().expect("UTF-8"),
-            "--index",
-            other_index.to_str().expect("UTF-8"),
-            "-d",
-            "-y",
-            "--wait",
-            "0",
-        ],
-        None,
-    );
+    let other = cache.run_with_index(&other_index, &["-d", "-y", "--wait", "0"]);
     assert_eq!(other.code, 75, "{}", other.stderr);
     assert!(
         other.stderr.contains(".sstate-cache-management/lock"),

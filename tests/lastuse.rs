@@ -651,19 +651,7 @@ fn warm_plans_equal_fresh_plans_across_restat_batches() {
     // a fresh index selects.
     let copy = cache.outside("warm-copy.sqlite");
     fs::copy(&cache.index, &copy).expect("copying the warm index");
-    let json = cache.run_raw(
-        &[
-            "--cache-dir",
-            cache.dir.to_str().expect("UTF-8 temp path"),
-            "--index",
-            copy.to_str().expect("UTF-8 temp path"),
-            "-d",
-            "-n",
-            "--format",
-            "json",
-        ],
-        None,
-    );
+    let json = cache.run_with_index(&copy, &["-d", "-n", "--format", "json"]);
     json.expect_code(0);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
     let (fresh, fresh_line) = listing(&cache, &fresh_index, &["-d"]);

@@ -400,6 +400,19 @@ impl Cache {
         all
     }
 
+    /// Run on this cache with another index: `--cache-dir DIR --index
+    /// INDEX` followed by `args`; stdin empty.
+    pub fn run_with_index(&self, index: &std::path::Path, args: &[&str]) -> Run {
+        let mut all = vec![
+            "--cache-dir",
+            self.dir.to_str().expect("temp path is UTF-8"),
+            "--index",
+            index.to_str().expect("temp path is UTF-8"),
+        ];
+        all.extend_from_slice(args);
+        self.run_raw(&all, None)
+    }
+
     /// Run a cleanup on this cache with its index; stdin empty.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_raw(&self.args(args), None)

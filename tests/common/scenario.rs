@@ -125,16 +125,9 @@ pub fn build(objs: &[Obj]) -> Built {
 
 /// The `-D` listing of a dry run: (absolute paths, summary line).
 pub fn listing(cache: &Cache, index: &Path, args: &[&str]) -> (Vec<String>, String) {
-    let mut all = vec![
-        "--cache-dir",
-        cache.dir.to_str().expect("UTF-8 temp path"),
-        "--index",
-        index.to_str().expect("UTF-8 temp path"),
-        "-n",
-        "-D",
-    ];
+    let mut all = vec!["-n", "-D"];
     all.extend_from_slice(args);
-    let run = cache.run_raw(&all, None);
+    let run = cache.run_with_index(index, &all);
     run.expect_code(0);
     let mut lines: Vec<String> = run.stdout_lines().iter().map(|l| l.to_string()).collect();
     let summary = lines.pop().unwrap_or_default();
