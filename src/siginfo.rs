@@ -106,7 +106,11 @@ impl Reader {
 /// Read at most `MAX_DECOMPRESSED` bytes of `f` into `buf`, expecting
 /// about `size` of them.
 fn read_file(mut f: std::fs::File, size: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let want = (size.min(MAX_DECOMPRESSED) as usize) + 1;
+    // (Size unknown: start at 64 KiB, not at one byte doubling.)
+    let want = match size {
+        0 => 64 << 10,
+        n => (n.min(MAX_DECOMPRESSED) as usize) + 1,
+    };
     buf.resize(want, 0);
     let mut filled = 0;
     loop {
