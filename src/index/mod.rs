@@ -65,6 +65,11 @@ pub struct Index {
     /// The object store the cache is on (`s3://...`), else `None`: the
     /// cache is the directory `cache_root`.
     pub store: Option<std::sync::Arc<crate::store::Store>>,
+    /// Directory id → path (relative to the cache root) as this process's
+    /// last scan left the `dir` table, so that a re-stat need not join
+    /// `dir` for every entry. `None` until a scan (or the first re-stat)
+    /// fills it; only scans change the `dir` table.
+    pub dir_paths: Option<rustc_hash::FxHashMap<i64, String>>,
 }
 
 impl Drop for Index {
@@ -463,6 +468,7 @@ impl Index {
             cache_root: cache_root.to_path_buf(),
             staging: None,
             store: None,
+            dir_paths: None,
         };
         index.check_cache_root()?;
         index.migrate()?;
@@ -490,6 +496,7 @@ impl Index {
                 cache_root: cache_root.to_path_buf(),
                 staging: None,
                 store: None,
+                dir_paths: None,
             });
         }
         let staging = staging_path(path);
@@ -521,6 +528,7 @@ impl Index {
             cache_root: cache_root.to_path_buf(),
             staging: Some(staging),
             store: None,
+            dir_paths: None,
         })
     }
 
@@ -597,6 +605,7 @@ impl Index {
             cache_root: cache_root.to_path_buf(),
             staging: None,
             store: None,
+            dir_paths: None,
         };
         if copied && index.check_cache_root().is_ok() {
             index.migrate()?;
@@ -635,6 +644,7 @@ impl Index {
             cache_root: cache_root.to_path_buf(),
             staging: None,
             store: None,
+            dir_paths: None,
         };
         index.check_cache_root()?;
         let version = index.user_version()?;

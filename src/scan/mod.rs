@@ -19,10 +19,9 @@ use crate::index::{Index, now_rfc3339};
 use crate::progress::Counters;
 use anyhow::{Context, Result, bail};
 use rusqlite::{Transaction, params};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use walk::{DirStamp, Event, Known, KnownDir};
+use walk::{DirStamp, Event, Known, KnownDir, KnownDirs};
 use writer::Writer;
 
 /// How to scan.
@@ -128,8 +127,15 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     let (sender, receiver) = crossbeam_channel::bounded::<Event>(256);
     let walk_result = std::thread::scope(|s| -> Result<()> {
         let walker = s.spawn(|| match &store {
-            Some(store) => store_walk::walk(store, sender),
-            None => walk::walk(&root, &known, opts.full, opts.jobs, sender),
+            Some(store) => store_walk::walk(store, sender).map(|()| 0),
+            None => walk::walk(
+                &root,
+                &known,
+                opts.full,
+                opts.jobs,
+                sender,
+                &progress.scan_dirs,
+            ),
         });
         let mut failure = None;
         for event in receiver.iter() {
@@ -137,11 +143,6 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
                 continue; // drain so the walkers can finish
             }
             let applied = match event {
-                Event::Unchanged { rel } => {
-                    Counters::add(&progress.scan_dirs, 1);
-                    writer.unchanged(rel, &mut report);
-                    Ok(())
-                }
                 Event::Warning(w) => {
                     report.warnings.push(w);
                     Ok(())
@@ -174,11 +175,15 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
             .map_err(|_| anyhow::anyhow!("a scan thread panicked"))?;
         match failure {
             Some(e) => Err(e),
-            None => walked,
+            None => {
+                report.dirs_stat += walked?;
+                Ok(())
+            }
         }
     });
     walk_result?;
     writer.finish(&mut report)?;
+    let added_dirs = std::mem::take(&mut writer.added_dirs);
     drop(writer);
     for sql in deferred {
         tx.execute_batch(&sql)
@@ -214,6 +219,16 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     .context("recording the scan in the index")?;
     tx.commit()
         .with_context(|| format!("committing scan to {}", index.path.display()))?;
+    // What the `dir` table now holds: the known directories this scan
+    // reached (the others were dropped) and those it added.
+    drop(known);
+    let mut dir_paths: rustc_hash::FxHashMap<i64, String> = known_dirs
+        .into_iter()
+        .filter(|(_, d)| d.was_seen())
+        .map(|(path, d)| (d.id, path))
+        .collect();
+    dir_paths.extend(added_dirs);
+    index.dir_paths = Some(dir_paths);
     if index.is_staged() {
         // A first scan built a new index: it takes its name now. Every
         // readable directory was just listed.
@@ -253,7 +268,7 @@ fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     Ok(defs.into_iter().map(|(_, sql)| sql).collect())
 }
 
-fn load_dirs(tx: &Transaction) -> Result<HashMap<String, KnownDir>> {
+fn load_dirs(tx: &Transaction) -> Result<KnownDirs> {
     // Unreadable dirs were recorded with stamp -1: they are listed again.
     let mut stmt = tx
         .prepare("SELECT id, path, mtime_ns, ctime_ns FROM dir")
@@ -262,16 +277,16 @@ fn load_dirs(tx: &Transaction) -> Result<HashMap<String, KnownDir>> {
         .query_map([], |r| {
             Ok((
                 r.get::<_, String>(1)?,
-                KnownDir {
-                    id: r.get(0)?,
-                    stamp: DirStamp {
+                KnownDir::new(
+                    r.get(0)?,
+                    DirStamp {
                         mtime_ns: r.get(2)?,
                         ctime_ns: r.get(3)?,
                     },
-                },
+                ),
             ))
         })
         .context("reading indexed directories")?;
-    rows.collect::<rusqlite::Result<HashMap<_, _>>>()
+    rows.collect::<rusqlite::Result<KnownDirs>>()
         .context("reading indexed directories")
 }

@@ -49,15 +49,53 @@ impl RestatReport {
 struct Row {
     object_id: i64,
     entry_id: i64,
-    kind: String,
-    rel: String,
+    is_siginfo: bool,
+    dir_id: i64,
+    /// The entry's file name (stem and extension).
+    name: String,
+    /// Its path, when its directory is not in the map of directory paths
+    /// (never expected: only scans change `dir`, and they refresh the map).
+    rel: Option<String>,
     stat: Stat,
+}
+
+/// Directory id → path, as the index holds them.
+type DirPaths = rustc_hash::FxHashMap<i64, String>;
+
+/// Every directory path of the index (when no scan of this process left
+/// them in `Index::dir_paths`).
+fn load_dir_paths(tx: &rusqlite::Transaction<'_>) -> Result<DirPaths> {
+    let mut stmt = tx
+        .prepare("SELECT id, path FROM dir")
+        .context("reading indexed directories for the re-stat")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .context("reading indexed directories for the re-stat")?;
+    rows.collect::<rusqlite::Result<_>>()
+        .context("reading indexed directories for the re-stat")
 }
 
 enum Fresh {
     Same,
     Changed(Stat),
     Gone,
+}
+
+/// The path of `row`'s entry relative to the cache root.
+fn rel_path(dirs: &DirPaths, row: &Row) -> Option<String> {
+    if let Some(rel) = &row.rel {
+        return Some(rel.clone());
+    }
+    let dir = dirs.get(&row.dir_id)?;
+    Some(if dir.is_empty() {
+        row.name.clone()
+    } else {
+        let mut s = String::with_capacity(dir.len() + 1 + row.name.len());
+        s.push_str(dir);
+        s.push('/');
+        s.push_str(&row.name);
+        s
+    })
 }
 
 /// `lstat` of `rel`, resolved from the open cache root.
@@ -95,15 +133,19 @@ fn next_batch_end(tx: &rusqlite::Transaction<'_>, after: i64) -> Result<Option<i
 /// `(after, end]`, with the first pass's filter or the second pass's.
 /// Driven by the todo table, in object order (an object's entries
 /// together; no sort of the result).
-fn rows(tx: &rusqlite::Transaction<'_>, filter: &str, after: i64, end: i64) -> Result<Vec<Row>> {
+fn rows(
+    tx: &rusqlite::Transaction<'_>,
+    dirs: &DirPaths,
+    filter: &str,
+    after: i64,
+    end: i64,
+) -> Result<Vec<Row>> {
     let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT o.id, e.id, e.kind,
-                    CASE WHEN d.path = '' THEN o.stem || e.ext ELSE d.path || '/' || o.stem || e.ext END,
+            "SELECT o.id, e.id, e.kind = 'siginfo', o.dir_id, o.stem || e.ext,
                     e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
              FROM temp.restat_todo t
              CROSS JOIN object o ON o.id = t.id
-             JOIN dir d    ON d.id = o.dir_id
              JOIN entry e  ON e.object_id = o.id
              WHERE t.id > ?1 AND t.id <= ?2 AND {filter}"
         ))
@@ -113,20 +155,36 @@ fn rows(tx: &rusqlite::Transaction<'_>, filter: &str, after: i64, end: i64) -> R
             Ok(Row {
                 object_id: r.get(0)?,
                 entry_id: r.get(1)?,
-                kind: r.get(2)?,
-                rel: r.get(3)?,
+                is_siginfo: r.get(2)?,
+                dir_id: r.get(3)?,
+                name: r.get(4)?,
+                rel: None,
                 stat: Stat {
-                    size: r.get::<_, i64>(4)? as u64,
-                    blocks: r.get::<_, i64>(5)? as u64,
-                    mtime_ns: r.get(6)?,
-                    ino: r.get::<_, i64>(7)? as u64,
-                    is_symlink: r.get(8)?,
+                    size: r.get::<_, i64>(5)? as u64,
+                    blocks: r.get::<_, i64>(6)? as u64,
+                    mtime_ns: r.get(7)?,
+                    ino: r.get::<_, i64>(8)? as u64,
+                    is_symlink: r.get(9)?,
                 },
             })
         })
         .context("reading the objects to re-stat")?;
-    rows.collect::<rusqlite::Result<_>>()
-        .context("reading the objects to re-stat")
+    let mut rows = rows
+        .collect::<rusqlite::Result<Vec<Row>>>()
+        .context("reading the objects to re-stat")?;
+    for row in rows.iter_mut().filter(|r| !dirs.contains_key(&r.dir_id)) {
+        let dir: String = tx
+            .query_row("SELECT path FROM dir WHERE id = ?1", [row.dir_id], |r| {
+                r.get(0)
+            })
+            .context("reading the directory of an object to re-stat")?;
+        row.rel = Some(if dir.is_empty() {
+            row.name.clone()
+        } else {
+            format!("{dir}/{}", row.name)
+        });
+    }
+    Ok(rows)
 }
 
 /// The archive of each object, or every entry of an object without one.
@@ -160,6 +218,11 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
     }
     let root = crate::remove::beneath::open_root(&cache_root)
         .map_err(|e| anyhow::anyhow!("opening the cache dir {}: {e}", cache_root.display()))?;
+    let dirs = match index.dir_paths.take() {
+        Some(d) => d,
+        None => load_dir_paths(&tx)?,
+    };
+    let dirs_ref = &dirs;
     for (pass, filter) in [FIRST_PASS, SECOND_PASS].into_iter().enumerate() {
         if pass == 1 && report.changed + report.gone == 0 {
             // No first stat changed: no object has other entries to check.
@@ -172,7 +235,7 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
             let Some(end) = next_batch_end(&tx, after)? else {
                 return Ok(None);
             };
-            let batch = rows(&tx, filter, after, end)?;
+            let batch = rows(&tx, dirs_ref, filter, after, end)?;
             after = end;
             Counters::add(&progress.restat_queued, batch.len() as u64);
             Ok(Some(batch))
@@ -184,7 +247,7 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
         std::thread::scope(|s| -> Result<()> {
             loop {
                 let stating = s.spawn(move || {
-                    let fresh = stat_all(pool, root, &current, progress);
+                    let fresh = stat_all(pool, root, dirs_ref, &current, progress);
                     (current, fresh)
                 });
                 let following = fetch()?;
@@ -215,6 +278,7 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
             .context("recomputing re-stat-ed objects")?;
     }
     tx.commit().context("committing the re-stat")?;
+    index.dir_paths = Some(dirs);
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -223,6 +287,7 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
 fn stat_all(
     pool: &rayon::ThreadPool,
     root: &rustix::fd::OwnedFd,
+    dirs: &DirPaths,
     rows: &[Row],
     progress: &Counters,
 ) -> Vec<Fresh> {
@@ -231,12 +296,16 @@ fn stat_all(
         fresh.extend(pool.install(|| {
             chunk
                 .par_iter()
-                .map(|row| match stat_now(root, &row.rel) {
-                    Ok(s) if s == row.stat => Fresh::Same,
-                    Ok(s) => Fresh::Changed(s),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
-                    Err(_) => Fresh::Same,
-                })
+                .map(
+                    |row| match rel_path(dirs, row).map(|rel| stat_now(root, &rel)) {
+                        // (Never: `rows` resolved every directory.)
+                        None => Fresh::Same,
+                        Some(Ok(s)) if s == row.stat => Fresh::Same,
+                        Some(Ok(s)) => Fresh::Changed(s),
+                        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
+                        Some(Err(_)) => Fresh::Same,
+                    },
+                )
                 .collect::<Vec<_>>()
         }));
         Counters::add(&progress.restat_done, chunk.len() as u64);
@@ -294,7 +363,7 @@ fn write_back(
         touch
             .execute([row.object_id])
             .context("noting a re-stat-ed object")?;
-        if siginfo_moved && row.kind == "siginfo" {
+        if siginfo_moved && row.is_siginfo {
             siginfo_changed
                 .execute([row.object_id])
                 .context("noting a changed siginfo")?;

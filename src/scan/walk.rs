@@ -10,11 +10,12 @@
 use crate::name;
 use crate::remove::beneath::fields;
 use crossbeam_channel::Sender;
+use rustc_hash::FxHashMap;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
-use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One parsed entry as found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +42,6 @@ pub enum Event {
         entries: Vec<RawEntry>,
         relist: bool,
     },
-    /// Its mtime is unchanged: it was only stat-ed, the index still holds.
-    Unchanged { rel: String },
     /// It could not be read: what the index holds for it is dropped (the
     /// tool only ever acts on entries it has just seen).
     Unreadable { rel: String, warning: String },
@@ -65,20 +64,46 @@ pub struct DirStamp {
 pub struct KnownDir {
     pub id: i64,
     pub stamp: DirStamp,
+    /// Set when this scan reached it (found unchanged by the walk, or
+    /// listed or found unreadable by the writer); those never reached are
+    /// gone. A flag, not an event: a warm scan finds tens of thousands of
+    /// directories unchanged, and sends nothing for them.
+    pub seen: AtomicBool,
 }
+
+impl KnownDir {
+    pub fn new(id: i64, stamp: DirStamp) -> Self {
+        KnownDir {
+            id,
+            stamp,
+            seen: AtomicBool::new(false),
+        }
+    }
+
+    pub fn mark_seen(&self) {
+        self.seen.store(true, Ordering::Relaxed);
+    }
+
+    pub fn was_seen(&self) -> bool {
+        self.seen.load(Ordering::Relaxed)
+    }
+}
+
+/// Directory (relative path) → what the index knows of it.
+pub type KnownDirs = FxHashMap<String, KnownDir>;
 
 /// What the walk (and the writer) know about the index: every directory,
 /// and the tree it forms, borrowing the same path strings.
 pub struct Known<'a> {
     /// Directory (relative path) → id and recorded stamp.
-    pub dirs: &'a HashMap<String, KnownDir>,
+    pub dirs: &'a KnownDirs,
     /// Directory → its known subdirectories.
-    pub children: HashMap<&'a str, Vec<&'a str>>,
+    pub children: FxHashMap<&'a str, Vec<&'a str>>,
 }
 
 impl<'a> Known<'a> {
-    pub fn new(dirs: &'a HashMap<String, KnownDir>) -> Self {
-        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    pub fn new(dirs: &'a KnownDirs) -> Self {
+        let mut children: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
         for p in dirs.keys().filter(|p| !p.is_empty()) {
             let parent = p.rsplit_once('/').map_or("", |(parent, _)| parent);
             children.entry(parent).or_default().push(p);
@@ -95,17 +120,23 @@ struct Ctx<'a> {
     known: &'a Known<'a>,
     full: bool,
     tx: Sender<Event>,
+    /// Directories found unchanged (marked seen, no event sent).
+    unchanged: AtomicU64,
+    /// Bumped per directory visited, for the progress display.
+    visited: &'a AtomicU64,
 }
 
-/// Walk the cache under `root`; returns when every directory has been
-/// visited. Events go to `tx`.
+/// Walk the cache under `root`; returns, when every directory has been
+/// visited, how many of them were unchanged (only stat-ed). Events go to
+/// `tx`; `visited` counts directories as they are done.
 pub fn walk(
     root: &Path,
     known: &Known<'_>,
     full: bool,
     jobs: usize,
     tx: Sender<Event>,
-) -> anyhow::Result<()> {
+    visited: &AtomicU64,
+) -> anyhow::Result<u64> {
     let pool = crate::pool::get(jobs)?;
     let root_fd = rustix::fs::open(
         root,
@@ -119,9 +150,11 @@ pub fn walk(
         known,
         full,
         tx,
+        unchanged: AtomicU64::new(0),
+        visited,
     };
     pool.scope(|s| visit(s, &ctx, String::new()));
-    Ok(())
+    Ok(ctx.unchanged.into_inner())
 }
 
 fn join(rel: &str, name: &str) -> String {
@@ -156,10 +189,11 @@ fn visit_known_children<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: &str) {
 }
 
 fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
-    let path = abs(ctx.root, &rel);
+    // (Only messages need the full path: built when one is written.)
+    let path = || abs(ctx.root, &rel);
     let here = if rel.is_empty() { "." } else { rel.as_str() };
     let unreadable = |rel: String, e: &dyn std::fmt::Display| {
-        let warning = format!("cannot read {}: {e}", path.display());
+        let warning = format!("cannot read {}: {e}", abs(ctx.root, &rel).display());
         Event::Unreadable { rel, warning }
     };
     let st = match rustix::fs::statat(&ctx.root_fd, here, AtFlags::SYMLINK_NOFOLLOW) {
@@ -184,9 +218,14 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         mtime_ns: st.mtime_ns,
         ctime_ns: st.ctime_ns,
     };
-    if !ctx.full && ctx.known.dirs.get(&rel).map(|d| d.stamp) == Some(stamp) {
+    if !ctx.full
+        && let Some(known) = ctx.known.dirs.get(&rel)
+        && known.stamp == stamp
+    {
         visit_known_children(s, ctx, &rel);
-        let _ = ctx.tx.send(Event::Unchanged { rel });
+        known.mark_seen();
+        ctx.unchanged.fetch_add(1, Ordering::Relaxed);
+        ctx.visited.fetch_add(1, Ordering::Relaxed);
         return;
     }
     let listed = rustix::fs::openat(
@@ -213,7 +252,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         let child = join(&rel, name);
         let warning = format!(
             "not entering {}: {why} (BitBake never makes such a directory); it counts as unreadable",
-            path.join(name).display()
+            path().join(name).display()
         );
         Event::Unreadable {
             rel: child,
@@ -244,7 +283,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
                 } else {
                     let _ = ctx.tx.send(Event::Warning(format!(
                         "skipping {}: name is not valid UTF-8 (never an sstate entry)",
-                        path.join(std::ffi::OsStr::from_bytes(raw)).display()
+                        path().join(std::ffi::OsStr::from_bytes(raw)).display()
                     )));
                 }
                 continue;

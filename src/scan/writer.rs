@@ -8,7 +8,7 @@
 //! marked unreadable: those objects are never selected, and nothing is
 //! treated as gone because it could not be seen.
 
-use super::walk::{DirStamp, KnownDir, RawEntry};
+use super::walk::{DirStamp, KnownDirs, RawEntry};
 use super::{RACY_WINDOW_NS, ScanReport};
 use crate::deps::hash_key;
 use crate::name::{self, Kind};
@@ -154,8 +154,9 @@ fn aggregates(parsed: &[name::Name<'_>], members: &[RawEntry]) -> Aggregates {
 pub(super) struct Writer<'t, 'k> {
     tx: &'t Transaction<'t>,
     st: Statements<'t>,
-    known: &'k HashMap<String, KnownDir>,
-    visited: HashSet<String>,
+    known: &'k KnownDirs,
+    /// Directories this scan added to the index, with their ids.
+    pub(super) added_dirs: Vec<(i64, String)>,
     /// Group key (fields joined by '\x1f') → group id, filled as groups are
     /// met. In a cold scan it is complete (the index was empty); otherwise
     /// a miss asks the index (one lookup by the grp UNIQUE key) instead of
@@ -171,7 +172,7 @@ pub(super) struct Writer<'t, 'k> {
 impl<'t, 'k> Writer<'t, 'k> {
     pub(super) fn new(
         tx: &'t Transaction<'t>,
-        known: &'k HashMap<String, KnownDir>,
+        known: &'k KnownDirs,
         start_ns: i64,
     ) -> Result<Self> {
         let no_groups: bool = tx
@@ -181,18 +182,13 @@ impl<'t, 'k> Writer<'t, 'k> {
             tx,
             st: Statements::new(tx)?,
             known,
-            visited: HashSet::new(),
+            added_dirs: Vec::new(),
             groups: HashMap::new(),
             groups_complete: no_groups,
             key_buf: String::new(),
             start_ns,
             emptied_groups: HashSet::new(),
         })
-    }
-
-    pub(super) fn unchanged(&mut self, rel: String, report: &mut ScanReport) {
-        report.dirs_stat += 1;
-        self.visited.insert(rel);
     }
 
     /// A directory that could not be read: keep what the index knew of it
@@ -205,8 +201,10 @@ impl<'t, 'k> Writer<'t, 'k> {
         report: &mut ScanReport,
     ) -> Result<()> {
         report.warnings.push(warning);
-        match self.known.get(&rel).map(|d| d.id) {
-            Some(dir_id) => {
+        match self.known.get(&rel) {
+            Some(known) => {
+                known.mark_seen();
+                let dir_id = known.id;
                 report.unreadable_dirs += 1;
                 self.st
                     .dir_unreadable
@@ -224,7 +222,6 @@ impl<'t, 'k> Writer<'t, 'k> {
                     })?;
             }
         }
-        self.visited.insert(rel);
         Ok(())
     }
 
@@ -248,8 +245,10 @@ impl<'t, 'k> Writer<'t, 'k> {
         } else {
             stamp
         };
-        match self.known.get(&rel).map(|d| d.id) {
-            Some(dir_id) => {
+        match self.known.get(&rel) {
+            Some(known) => {
+                known.mark_seen();
+                let dir_id = known.id;
                 self.update_dir(dir_id, &rel, &entries, report)?;
                 self.st
                     .dir_update
@@ -275,9 +274,9 @@ impl<'t, 'k> Writer<'t, 'k> {
                 for members in by_object(&entries) {
                     self.insert_object(dir_id, &rel, members)?;
                 }
+                self.added_dirs.push((dir_id, rel));
             }
         }
-        self.visited.insert(rel);
         Ok(())
     }
 
@@ -510,7 +509,7 @@ impl<'t, 'k> Writer<'t, 'k> {
         let gone: Vec<(String, i64)> = self
             .known
             .iter()
-            .filter(|(path, _)| !self.visited.contains(*path))
+            .filter(|(_, d)| !d.was_seen())
             .map(|(path, d)| (path.clone(), d.id))
             .collect();
         for (path, dir_id) in gone {
