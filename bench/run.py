@@ -83,6 +83,13 @@ def run(cmd, check=True, discard=False):
     return dt, peak, stdout
 
 
+def drop_index(path):
+    """Delete an index with its WAL (the tool keeps one between runs)."""
+    for f in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(f):
+            os.unlink(f)
+
+
 def find_floor(cache):
     return run(["find", cache, "-printf", "%s %T@ %p\n"], discard=True)
 
@@ -190,8 +197,7 @@ def bench_size(args, n, work):
 
     def cold(extra):
         def once():
-            if os.path.exists(index):
-                os.unlink(index)
+            drop_index(index)
             return run(tool + extra)
         return once
 
@@ -236,8 +242,7 @@ def bench_size(args, n, work):
 
     def cold_edges(name, extra):
         def once():
-            if os.path.exists(index):
-                os.unlink(index)
+            drop_index(index)
             return with_edges(name, tool + extra)()
         return once
 
@@ -290,8 +295,7 @@ def bench_size(args, n, work):
     }
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(stamps, ignore_errors=True)
-    if os.path.exists(index):
-        os.unlink(index)
+    drop_index(index)
     return {"objects": n, "entries": int(counts["entries"]), "rows": rows, "removal": removal,
             "edges": edges, "median_days": days}
 
@@ -433,8 +437,7 @@ def nfs_size(args, n, work):
         rng = random.Random(1)
         for j in args.jobs:
             tool = [args.bin, "--cache-dir", mcache, "--index", index, "-j", str(j)]
-            if os.path.exists(index):
-                os.unlink(index)
+            drop_index(index)
             row("cold -d -n", j, fs.measure(tool + ["-d", "-n"]))
             k = reuse(cache, 0.01, rng)  # on the source: the touches cost no requests
             row("warm -d -n after 1% reuse", j, fs.measure(tool + ["-d", "-n"]), f"({k} objects touched)")
@@ -447,8 +450,7 @@ def nfs_size(args, n, work):
             shutil.rmtree(rcache, ignore_errors=True)
             subprocess.run(["cp", "-a", cache, rcache], check=True)
             before = local_files(rcache)
-            if os.path.exists(rindex):
-                os.unlink(rindex)
+            drop_index(rindex)
             tool = [args.bin, "--cache-dir", mrcache, "--index", rindex, "-j", str(j)]
             fs.measure(tool[:-1] + [str(max(args.jobs)), "-d", "-n"])  # the index, untimed
             m = fs.measure(tool + ["-d", "-y", "--format", "json"])

@@ -1589,6 +1589,7 @@ fn damaged_index() -> Damaged {
         [0][0]
         .parse()
         .unwrap();
+    checkpoint_index(&cache.index);
     let mut bytes = fs::read(&cache.index).expect("reading the index");
     let be16 = |b: &[u8], at: usize| usize::from(u16::from_be_bytes([b[at], b[at + 1]]));
     let off = (root - 1) * size;
@@ -1632,11 +1633,10 @@ impl Damaged {
         fs::read_dir(self.cache.root())
             .expect("listing")
             .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("index.sqlite.corrupt-")
-            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("index.sqlite.corrupt-"))
+            // (SQLite's WAL files go aside with the index they belong to.)
+            .filter(|n| !n.ends_with("-wal") && !n.ends_with("-shm"))
             .count()
     }
 }

@@ -435,6 +435,14 @@ impl Cache {
     }
 }
 
+/// Copy the WAL the tool keeps beside the index into the index file
+/// itself, for tests that read or damage the file's bytes.
+pub fn checkpoint_index(db: &Path) {
+    let conn = rusqlite::Connection::open(db).expect("opening the index");
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpointing the index");
+}
+
 /// Rows of `sql` on the SQLite file at `db`, opened read-only.
 pub fn index_query(db: &Path, sql: &str) -> Vec<Vec<String>> {
     use rusqlite::types::ValueRef;
