@@ -311,43 +311,12 @@ pub fn network_fs_of_dir(dir: &Path) -> Option<&'static str> {
     })
 }
 
-/// WAL pages after which a commit checkpoints (64 MB of 4 KiB pages).
-const WAL_CHECKPOINT_PAGES: i64 = 16384;
-
-/// Keep the WAL between runs, checkpointed when it passes 64 MB.
-///
-/// A checkpoint copies the WAL into the database and `fsync`s it.
-/// SQLite's defaults do one whenever the WAL passes 1,000 pages and one
-/// as the last connection closes, so a warm run that changed a few
-/// hundred objects (their rows and index entries on pages all over the
-/// file, about 9,000 pages written) paid 0.2 s in its scan's commit and
-/// 0.2 s at exit, as much as its whole plan. Commits stay as durable as
-/// before (WAL, `synchronous = NORMAL`: a crash can lose the last
-/// transactions, never the index). The index is then two files: a stale
-/// `-wal` is removed before a new index takes the name (`publish`), and
-/// `move_aside` moves it along.
-fn keep_wal(conn: &Connection, path: &Path) -> Result<()> {
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
-    )
-    .with_context(|| format!("configuring index {}", path.display()))?;
-    conn.execute_batch(&format!(
-        "PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}; PRAGMA journal_size_limit = {};",
-        WAL_CHECKPOINT_PAGES * 4096
-    ))
-    .with_context(|| format!("configuring index {}", path.display()))
-}
-
 /// Connection settings; returns a warning when the index is on a network
 /// file system (rollback journal instead of WAL there).
 fn configure(conn: &Connection, path: &Path) -> Result<Option<String>> {
     let network = network_fs(path);
     let journal = if network.is_some() { "DELETE" } else { "WAL" };
     set_up(conn, path, journal, "NORMAL")?;
-    if network.is_none() {
-        keep_wal(conn, path)?;
-    }
     Ok(network.map(|fs| network_warning(path, fs)))
 }
 
@@ -594,8 +563,8 @@ impl Index {
             .and_then(|f| f.sync_all())
             .with_context(|| format!("writing the new index {} to disk", staging.display()))?;
         // A journal or WAL left beside `path` belongs to an index that is
-        // gone (deleted by hand, or moved aside without them): SQLite
-        // would replay it onto the new one.
+        // gone (a run killed before it closed the index, which was then
+        // deleted by hand): SQLite would replay it onto the new one.
         for suffix in ["-journal", "-wal", "-shm"] {
             let side = side_file(&path, suffix);
             match std::fs::remove_file(&side) {
