@@ -559,7 +559,7 @@ fn protect(conn: &rusqlite::Connection, req: &Request, only_policy: Option<usize
     protect_deps(conn, req, only_policy)
 }
 
-/// Dependency retention over temp.selected (see `deps/protect.sql`).
+/// Dependency retention over temp.selected (see `deps/protect.rs`).
 fn protect_deps(
     conn: &rusqlite::Connection,
     req: &Request,
@@ -587,8 +587,7 @@ fn protect_deps(
         out_of_scope.join(",")
     ))
     .context("choosing what dependency retention may keep")?;
-    conn.execute_batch(deps::PROTECT_SQL)
-        .context("keeping the dependencies of kept objects")?;
+    deps::protect(conn)?;
     conn.execute_batch(
         "DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected WHERE why = 'deps');",
     )

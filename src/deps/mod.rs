@@ -19,8 +19,8 @@ use rayon::prelude::*;
 use rusqlite::params;
 use rustix::fd::AsFd;
 
-/// The SQL that moves dependencies of kept objects out of the selection.
-pub const PROTECT_SQL: &str = include_str!("protect.sql");
+mod protect;
+pub use protect::protect;
 
 /// Objects read per batch: bounds memory and keeps the writer busy.
 const BATCH: usize = 4096;
