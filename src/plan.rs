@@ -478,16 +478,9 @@ fn select_once(
             .flatten()
             .min();
             let sel = policy::size::select(conn, *bytes, pin_from, with_deps)?;
-            // The ids bound as one array, in id order (a statement per id
-            // cost more than the budget's whole ordering).
-            let mut sorted = sel.selected.clone();
-            sorted.sort_unstable();
-            let ids = std::rc::Rc::new(
-                sorted
-                    .into_iter()
-                    .map(rusqlite::types::Value::from)
-                    .collect::<Vec<_>>(),
-            );
+            // The ids bound as one array (a statement per id cost more
+            // than the budget's whole ordering).
+            let ids = index::id_array(sel.selected.clone());
             conn.execute(
                 "INSERT OR IGNORE INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
                 params![i as i64, ids.clone()],

@@ -42,20 +42,32 @@ impl IdSet {
     }
 }
 
-fn ids(conn: &rusqlite::Connection, sql: &str, max: i64) -> Result<IdSet> {
-    let mut set = IdSet::with_max(max);
-    let mut stmt = conn
-        .prepare(sql)
-        .context("dependency retention: reading the selection")?;
-    let mut rows = stmt
-        .query([])
-        .context("dependency retention: reading the selection")?;
-    while let Some(r) = rows
-        .next()
-        .context("dependency retention: reading the selection")?
-    {
-        set.insert(r.get(0)?);
+/// Run `sql` and hand each row's first two columns to `f`.
+fn each_pair(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    what: &str,
+    mut f: impl FnMut(i64, i64),
+) -> Result<()> {
+    let what = || format!("dependency retention: reading {what}");
+    let mut stmt = conn.prepare(sql).with_context(what)?;
+    let mut rows = stmt.query([]).with_context(what)?;
+    while let Some(r) = rows.next().with_context(what)? {
+        f(r.get(0).with_context(what)?, r.get(1).with_context(what)?);
     }
+    Ok(())
+}
+
+fn ids(conn: &rusqlite::Connection, table: &str, max: i64) -> Result<IdSet> {
+    let mut set = IdSet::with_max(max);
+    each_pair(
+        conn,
+        &format!("SELECT id, 0 FROM {table}"),
+        table,
+        |id, _| {
+            set.insert(id);
+        },
+    )?;
     Ok(set)
 }
 
@@ -111,62 +123,40 @@ pub fn protect(conn: &rusqlite::Connection) -> Result<()> {
     let max_id: i64 = conn
         .query_row("SELECT coalesce(max(id), 0) FROM object", [], |r| r.get(0))
         .context("dependency retention: reading the objects")?;
-    let scope = ids(conn, "SELECT id FROM temp.deps_scope", max_id)?;
+    let scope = ids(conn, "temp.deps_scope", max_id)?;
     if scope.0.iter().all(|&w| w == 0) {
         return Ok(());
     }
-    let selected = ids(conn, "SELECT id FROM temp.selected", max_id)?;
+    let selected = ids(conn, "temp.selected", max_id)?;
     // (From the covering index on hash_key: no object rows are read.)
     let mut scope_keys = Vec::new();
-    {
-        let mut stmt = conn
-            .prepare("SELECT hash_key, id FROM object")
-            .context("dependency retention: reading the keys")?;
-        let mut rows = stmt
-            .query([])
-            .context("dependency retention: reading the keys")?;
-        while let Some(r) = rows
-            .next()
-            .context("dependency retention: reading the keys")?
-        {
-            let id: i64 = r.get(1)?;
+    each_pair(
+        conn,
+        "SELECT hash_key, id FROM object",
+        "the keys",
+        |key, id| {
             if scope.contains(id) {
-                scope_keys.push((r.get::<_, i64>(0)?, id));
+                scope_keys.push((key, id));
             }
-        }
-    }
+        },
+    )?;
     let mut edges = Vec::new();
-    {
-        let mut stmt = conn
-            .prepare("SELECT hash_key, object_id FROM dep")
-            .context("dependency retention: reading the edges")?;
-        let mut rows = stmt
-            .query([])
-            .context("dependency retention: reading the edges")?;
-        while let Some(r) = rows
-            .next()
-            .context("dependency retention: reading the edges")?
-        {
-            edges.push((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?));
-        }
-    }
-    let mut taken = closure(
+    each_pair(
+        conn,
+        "SELECT hash_key, object_id FROM dep",
+        "the edges",
+        |key, dependent| edges.push((key, dependent)),
+    )?;
+    let taken = closure(
         &mut edges,
         &mut scope_keys,
         |id| !selected.contains(id),
         max_id,
     );
     drop(edges);
-    taken.sort_unstable();
-    let array = std::rc::Rc::new(
-        taken
-            .into_iter()
-            .map(rusqlite::types::Value::from)
-            .collect::<Vec<_>>(),
-    );
     conn.execute(
         "INSERT OR IGNORE INTO temp.protected(id, why) SELECT value, 'deps' FROM rarray(?1)",
-        [array],
+        [crate::index::id_array(taken)],
     )
     .context("dependency retention: recording what it keeps")?;
     Ok(())

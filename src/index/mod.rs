@@ -406,6 +406,13 @@ fn open_ro_connection(path: &Path) -> Result<Connection> {
 
 /// SQL functions the schema relies on: `sscm_hash_key(unihash)` (the
 /// dependency key, see `deps::hash_key`), used by migrations.
+/// Ids bound as one `rarray(?)` parameter, sorted (the temp B-trees they
+/// go into are then appended to, not split at random).
+pub fn id_array(mut ids: Vec<i64>) -> std::rc::Rc<Vec<rusqlite::types::Value>> {
+    ids.sort_unstable();
+    std::rc::Rc::new(ids.into_iter().map(rusqlite::types::Value::from).collect())
+}
+
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     // rarray(?): a list of ids bound as one parameter (the planner stores

@@ -91,18 +91,8 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
         }
         judge(&group, keep as usize, &mut selected, &mut ties);
     }
-    // In id order (the temp B-trees are appended to, not split at random),
-    // each list bound as one array.
-    selected.sort_unstable();
-    ties.sort_unstable();
     let n = selected.len() as u64;
-    let array = |ids: Vec<i64>| {
-        std::rc::Rc::new(
-            ids.into_iter()
-                .map(rusqlite::types::Value::from)
-                .collect::<Vec<_>>(),
-        )
-    };
+    let array = crate::index::id_array;
     conn.execute(
         "INSERT INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
         rusqlite::params![policy, array(selected)],
