@@ -462,7 +462,7 @@ fn select_once(
     }
     conn.execute_batch("INSERT OR IGNORE INTO temp.selected(id) SELECT id FROM temp.selection;")
         .context("taking the union of the policies")?;
-    protect(conn, req, None)?;
+    protect(conn, req)?;
 
     let mut budget = None;
     for (i, p) in req.policies.iter().enumerate() {
@@ -480,7 +480,12 @@ fn select_once(
             let sel = policy::size::select(conn, *bytes, pin_from, with_deps)?;
             // The ids bound as one array (a statement per id cost more
             // than the budget's whole ordering).
+            // Dependency retention for what the budget reached ran over
+            // its graph (ties and cycles of the ordering: never remove
+            // what a kept object needs, even if the budget is then
+            // missed); those objects count as selected and protected.
             let ids = index::id_array(sel.selected.clone());
+            let kept = index::id_array(sel.kept_for_deps.clone());
             conn.execute(
                 "INSERT OR IGNORE INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
                 params![i as i64, ids.clone()],
@@ -491,10 +496,17 @@ fn select_once(
                 [ids],
             )
             .context("--max-size: recording the selection")?;
-            if with_deps {
-                // Ties (and cycles) of the ordering: never remove what a
-                // kept object needs, even if the budget is then missed.
-                protect(conn, req, Some(i))?;
+            if !sel.kept_for_deps.is_empty() {
+                conn.execute(
+                    "INSERT OR IGNORE INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
+                    params![i as i64, kept.clone()],
+                )
+                .context("--max-size: recording what dependency retention keeps")?;
+                conn.execute(
+                    "INSERT OR IGNORE INTO temp.protected(id, why) SELECT value, 'deps' FROM rarray(?1)",
+                    [kept],
+                )
+                .context("--max-size: recording what dependency retention keeps")?;
             }
             budget = Some(sel);
         }
@@ -513,56 +525,48 @@ fn reprotect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
          SELECT id FROM temp.selection WHERE id NOT IN (SELECT id FROM temp.protected);",
     )
     .context("keeping the dependencies of kept objects")?;
-    protect_deps(conn, req, None)
+    protect_deps(conn, req)
 }
 
-/// Apply the protections to temp.selected. With `only_policy`, dependency
-/// retention alone, for the objects that policy added.
-fn protect(conn: &rusqlite::Connection, req: &Request, only_policy: Option<usize>) -> Result<()> {
-    if only_policy.is_none() {
-        conn.execute_batch(
+/// Apply the protections to temp.selected (those of `--max-size`'s own
+/// choices are its own, see `policy::size`).
+fn protect(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
+    conn.execute_batch(
+        "INSERT OR IGNORE INTO temp.protected(id, why)
+         SELECT s.id, 'unreadable' FROM temp.selected s
+         JOIN object o ON o.id = s.id JOIN dir d ON d.id = o.dir_id WHERE d.unreadable <> 0;",
+    )
+    .context("protecting objects of unreadable directories")?;
+    if let Some(started) = req.run_started_ns {
+        conn.execute(
             "INSERT OR IGNORE INTO temp.protected(id, why)
-             SELECT s.id, 'unreadable' FROM temp.selected s
-             JOIN object o ON o.id = s.id JOIN dir d ON d.id = o.dir_id WHERE d.unreadable <> 0;",
+             SELECT s.id, 'in-use' FROM temp.selected s
+             JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
+            [started],
         )
-        .context("protecting objects of unreadable directories")?;
-        if let Some(started) = req.run_started_ns {
-            conn.execute(
-                "INSERT OR IGNORE INTO temp.protected(id, why)
-                 SELECT s.id, 'in-use' FROM temp.selected s
-                 JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
-                [started],
-            )
-            .context("protecting objects used during this run")?;
-        }
-        if let Some((cutoff, _)) = &req.keep_newer_than {
-            conn.execute(
-                "INSERT OR IGNORE INTO temp.protected(id, why)
-                 SELECT s.id, 'keep-newer-than' FROM temp.selected s
-                 JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
-                [cutoff],
-            )
-            .context("protecting recently used objects")?;
-        }
-        conn.execute_batch(
-            "DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected);",
-        )
-        .context("applying the protections")?;
+        .context("protecting objects used during this run")?;
     }
-    protect_deps(conn, req, only_policy)
+    if let Some((cutoff, _)) = &req.keep_newer_than {
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.protected(id, why)
+             SELECT s.id, 'keep-newer-than' FROM temp.selected s
+             JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
+            [cutoff],
+        )
+        .context("protecting recently used objects")?;
+    }
+    conn.execute_batch("DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected);")
+        .context("applying the protections")?;
+    protect_deps(conn, req)
 }
 
 /// Dependency retention over temp.selected (see `deps/protect.rs`).
-fn protect_deps(
-    conn: &rusqlite::Connection,
-    req: &Request,
-    only_policy: Option<usize>,
-) -> Result<()> {
+fn protect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
     let in_scope: Vec<usize> = req
         .policies
         .iter()
         .enumerate()
-        .filter(|(i, p)| req.deps_apply_to(p) && only_policy.is_none_or(|o| o == *i))
+        .filter(|(_, p)| req.deps_apply_to(p))
         .map(|(i, _)| i)
         .collect();
     if in_scope.is_empty() {

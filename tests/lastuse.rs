@@ -379,6 +379,38 @@ fn dependencies_of_recently_used_objects_survive_age_and_size() {
     );
 }
 
+/// Two old objects that need each other (a cycle: two hashes that share
+/// a 64-bit prefix can make one) and a recent one.
+const CYCLE: &[Obj] = &[
+    o("cycle_a", "foo", 300).kib(40).deps(&["cycle_b"]),
+    o("cycle_b", "bar", 310).kib(40).deps(&["cycle_a"]),
+    o("recent", "baz", 1).kib(40),
+];
+
+#[test]
+fn max_size_never_splits_a_dependency_cycle() {
+    check_all(
+        CYCLE,
+        &[
+            // One of the two would fit the budget, but the other needs
+            // it: both stay, and the budget is missed.
+            Case {
+                args: &["--max-size", "90K"],
+                gone: &[],
+            },
+            // The budget needs both: they go together.
+            Case {
+                args: &["--max-size", "50K"],
+                gone: &["cycle_a", "cycle_b"],
+            },
+            Case {
+                args: &["--max-size", "90K", "--no-keep-deps"],
+                gone: &["cycle_b"],
+            },
+        ],
+    );
+}
+
 #[test]
 fn unreadable_siginfo_is_reported_and_changes_nothing_else() {
     let b = build(DEPS);

@@ -13,63 +13,8 @@
 //! sorted arrays: a few bytes per edge, no hash maps (at 1M objects the
 //! run must stay under 200 MB).
 
+use crate::index::ids::{IdSet, each_pair, id_set, max_object_id};
 use anyhow::{Context, Result};
-
-/// Dense sets of object ids (ids are the `object` table's rowids).
-struct IdSet(Vec<u64>);
-
-impl IdSet {
-    fn with_max(max: i64) -> Self {
-        IdSet(vec![0; (max.max(0) as usize >> 6) + 1])
-    }
-    fn contains(&self, id: i64) -> bool {
-        id >= 0
-            && self
-                .0
-                .get(id as usize >> 6)
-                .is_some_and(|w| w & (1 << (id & 63)) != 0)
-    }
-    /// Adds `id`; false when it was there already.
-    fn insert(&mut self, id: i64) -> bool {
-        if self.contains(id) || id < 0 {
-            return false;
-        }
-        if let Some(w) = self.0.get_mut(id as usize >> 6) {
-            *w |= 1 << (id & 63);
-            return true;
-        }
-        false
-    }
-}
-
-/// Run `sql` and hand each row's first two columns to `f`.
-fn each_pair(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    what: &str,
-    mut f: impl FnMut(i64, i64),
-) -> Result<()> {
-    let what = || format!("dependency retention: reading {what}");
-    let mut stmt = conn.prepare(sql).with_context(what)?;
-    let mut rows = stmt.query([]).with_context(what)?;
-    while let Some(r) = rows.next().with_context(what)? {
-        f(r.get(0).with_context(what)?, r.get(1).with_context(what)?);
-    }
-    Ok(())
-}
-
-fn ids(conn: &rusqlite::Connection, table: &str, max: i64) -> Result<IdSet> {
-    let mut set = IdSet::with_max(max);
-    each_pair(
-        conn,
-        &format!("SELECT id, 0 FROM {table}"),
-        table,
-        |id, _| {
-            set.insert(id);
-        },
-    )?;
-    Ok(set)
-}
 
 /// The objects to take back (in no particular order), from the edges
 /// `(dependency key, dependent)` and the keys of the objects in scope.
@@ -120,14 +65,19 @@ fn closure(
 /// `temp.deps_scope` that an object outside `temp.selected` needs,
 /// directly or through other such objects.
 pub fn protect(conn: &rusqlite::Connection) -> Result<()> {
-    let max_id: i64 = conn
-        .query_row("SELECT coalesce(max(id), 0) FROM object", [], |r| r.get(0))
-        .context("dependency retention: reading the objects")?;
-    let scope = ids(conn, "temp.deps_scope", max_id)?;
-    if scope.0.iter().all(|&w| w == 0) {
+    let max_id = max_object_id(conn).context("dependency retention")?;
+    let scope = id_set(conn, "SELECT id FROM temp.deps_scope", "the scope", max_id)
+        .context("dependency retention")?;
+    if scope.is_empty() {
         return Ok(());
     }
-    let selected = ids(conn, "temp.selected", max_id)?;
+    let selected = id_set(
+        conn,
+        "SELECT id FROM temp.selected",
+        "the selection",
+        max_id,
+    )
+    .context("dependency retention")?;
     // (From the covering index on hash_key: no object rows are read.)
     let mut scope_keys = Vec::new();
     each_pair(
@@ -139,14 +89,16 @@ pub fn protect(conn: &rusqlite::Connection) -> Result<()> {
                 scope_keys.push((key, id));
             }
         },
-    )?;
+    )
+    .context("dependency retention")?;
     let mut edges = Vec::new();
     each_pair(
         conn,
         "SELECT hash_key, object_id FROM dep",
         "the edges",
         |key, dependent| edges.push((key, dependent)),
-    )?;
+    )
+    .context("dependency retention")?;
     let taken = closure(
         &mut edges,
         &mut scope_keys,
@@ -216,14 +168,5 @@ mod tests {
         let keys = [10, 20, 20, 50];
         let edges = [(20, 1), (20, 2), (20, 3), (50, 3)];
         assert_eq!(run(&keys, &edges, &[2, 3, 4], &[2, 3, 4]), vec![2, 3, 4]);
-    }
-
-    #[test]
-    fn id_sets_hold_what_was_inserted() {
-        let mut s = IdSet::with_max(130);
-        assert!(s.insert(0) && s.insert(64) && s.insert(130));
-        assert!(!s.insert(64), "already there");
-        assert!(!s.insert(1000) && !s.insert(-1), "out of range");
-        assert!(s.contains(130) && !s.contains(129) && !s.contains(-5));
     }
 }

@@ -24,6 +24,7 @@
 //! network file system, where WAL's shared memory is not safe, it falls
 //! back to a rollback journal and says so.
 
+pub mod ids;
 mod record;
 
 pub use record::{RunRecord, record_run};
@@ -36,6 +37,8 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ffi::ErrorCode};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use ids::id_array;
 
 /// "SSCM" in ASCII: marks an SQLite file as an index of this tool.
 pub const APPLICATION_ID: i32 = 0x5353_434d;
@@ -406,13 +409,6 @@ fn open_ro_connection(path: &Path) -> Result<Connection> {
 
 /// SQL functions the schema relies on: `sscm_hash_key(unihash)` (the
 /// dependency key, see `deps::hash_key`), used by migrations.
-/// Ids bound as one `rarray(?)` parameter, sorted (the temp B-trees they
-/// go into are then appended to, not split at random).
-pub fn id_array(mut ids: Vec<i64>) -> std::rc::Rc<Vec<rusqlite::types::Value>> {
-    ids.sort_unstable();
-    std::rc::Rc::new(ids.into_iter().map(rusqlite::types::Value::from).collect())
-}
-
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     // rarray(?): a list of ids bound as one parameter (the planner stores
