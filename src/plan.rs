@@ -430,12 +430,19 @@ fn select_once(
                 }
             }
             Policy::OlderThan { cutoff_ns, .. } => {
+                // Read, then stored in id order: inserted as the index
+                // returns them (by group), the temp B-trees took twice
+                // as long.
+                let ids: Vec<i64> = conn
+                    .prepare(include_str!("policy/age.sql"))
+                    .and_then(|mut stmt| {
+                        stmt.query_map(named_params! {":cutoff": cutoff_ns}, |r| r.get(0))?
+                            .collect()
+                    })
+                    .with_context(what)?;
                 conn.execute(
-                    &format!(
-                        "INSERT INTO temp.selection(policy, id) SELECT :p, id FROM ({})",
-                        include_str!("policy/age.sql")
-                    ),
-                    named_params! {":p": i as i64, ":cutoff": cutoff_ns},
+                    "INSERT INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
+                    params![i as i64, index::id_array(ids)],
                 )
                 .with_context(what)?;
             }
@@ -462,7 +469,7 @@ fn select_once(
     }
     conn.execute_batch("INSERT OR IGNORE INTO temp.selected(id) SELECT id FROM temp.selection;")
         .context("taking the union of the policies")?;
-    protect(conn, req)?;
+    protect(conn, req, any_unreadable)?;
 
     let mut budget = None;
     for (i, p) in req.policies.iter().enumerate() {
@@ -529,14 +536,17 @@ fn reprotect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
 }
 
 /// Apply the protections to temp.selected (those of `--max-size`'s own
-/// choices are its own, see `policy::size`).
-fn protect(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
-    conn.execute_batch(
-        "INSERT OR IGNORE INTO temp.protected(id, why)
-         SELECT s.id, 'unreadable' FROM temp.selected s
-         JOIN object o ON o.id = s.id JOIN dir d ON d.id = o.dir_id WHERE d.unreadable <> 0;",
-    )
-    .context("protecting objects of unreadable directories")?;
+/// choices are its own, see `policy::size`). `any_unreadable`: some
+/// directory of the index could not be read.
+fn protect(conn: &rusqlite::Connection, req: &Request, any_unreadable: bool) -> Result<()> {
+    if any_unreadable {
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO temp.protected(id, why)
+             SELECT s.id, 'unreadable' FROM temp.selected s
+             JOIN object o ON o.id = s.id JOIN dir d ON d.id = o.dir_id WHERE d.unreadable <> 0;",
+        )
+        .context("protecting objects of unreadable directories")?;
+    }
     if let Some(started) = req.run_started_ns {
         conn.execute(
             "INSERT OR IGNORE INTO temp.protected(id, why)
@@ -684,11 +694,16 @@ fn summarise(
         .context("counting the protections")?
         .collect::<rusqlite::Result<_>>()
         .context("counting the protections")?;
-    plan.count = count(
-        conn,
-        &format!("SELECT {SUMS} FROM temp.selected s JOIN object o ON o.id = s.id"),
-        [],
-    )?;
+    // (One policy: every selected object is in its selection, so the
+    // total is its count.)
+    plan.count = match plan.policies.as_slice() {
+        [only] => only.count,
+        _ => count(
+            conn,
+            &format!("SELECT {SUMS} FROM temp.selected s JOIN object o ON o.id = s.id"),
+            [],
+        )?,
+    };
     plan.cache = index::totals(conn)?;
     plan.budget = budget.map(|b| {
         let after = plan.cache.disk_bytes.saturating_sub(plan.count.disk_bytes);

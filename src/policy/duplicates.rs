@@ -70,18 +70,27 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
                 ""
             },
         );
+        let lic: Vec<i64> = conn
+            .prepare_cached(include_str!("lic_groups.sql"))
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+            .context("reading the populate_lic groups")?;
         let mut stmt = conn
             .prepare_cached(&sql)
             .context("preparing the duplicates policy")?;
         let mut rows = stmt.query([]).context("running the duplicates policy")?;
         let mut group: Vec<Member> = Vec::new();
         let mut current = None;
+        let mut skip = false;
         while let Some(r) = rows.next().context("running the duplicates policy")? {
             let group_id: i64 = r.get(0).context("reading the duplicates policy")?;
             if current != Some(group_id) {
                 judge(&group, keep as usize, &mut selected, &mut ties);
                 group.clear();
                 current = Some(group_id);
+                skip = lic.binary_search(&group_id).is_ok();
+            }
+            if skip {
+                continue;
             }
             group.push(Member {
                 id: r.get(1).context("reading the duplicates policy")?,
