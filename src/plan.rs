@@ -486,11 +486,11 @@ fn select_once(
             .min();
             let sel = policy::size::select(conn, *bytes, pin_from, with_deps)?;
             // The ids bound as one array (a statement per id cost more
-            // than the budget's whole ordering).
-            // Dependency retention for what the budget reached ran over
-            // its graph (ties and cycles of the ordering: never remove
-            // what a kept object needs, even if the budget is then
-            // missed); those objects count as selected and protected.
+            // than the budget's whole ordering). Dependency retention
+            // for what the budget reached ran over its graph (ties and
+            // cycles of the ordering: never remove what a kept object
+            // needs, even if the budget is then missed): those objects
+            // are recorded as the budget's and protected.
             let ids = index::id_array(sel.selected.clone());
             let kept = index::id_array(sel.kept_for_deps.clone());
             conn.execute(
@@ -547,23 +547,26 @@ fn protect(conn: &rusqlite::Connection, req: &Request, any_unreadable: bool) -> 
         )
         .context("protecting objects of unreadable directories")?;
     }
-    if let Some(started) = req.run_started_ns {
-        conn.execute(
-            "INSERT OR IGNORE INTO temp.protected(id, why)
-             SELECT s.id, 'in-use' FROM temp.selected s
-             JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
-            [started],
-        )
-        .context("protecting objects used during this run")?;
-    }
-    if let Some((cutoff, _)) = &req.keep_newer_than {
-        conn.execute(
-            "INSERT OR IGNORE INTO temp.protected(id, why)
-             SELECT s.id, 'keep-newer-than' FROM temp.selected s
-             JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
-            [cutoff],
-        )
-        .context("protecting recently used objects")?;
+    // Objects used at or after a cutoff (the first protection to match
+    // names it).
+    let cutoffs = [
+        (req.run_started_ns, "in-use", "objects used during this run"),
+        (
+            req.keep_newer_than.as_ref().map(|(c, _)| *c),
+            "keep-newer-than",
+            "recently used objects",
+        ),
+    ];
+    for (cutoff, why, what) in cutoffs {
+        if let Some(cutoff) = cutoff {
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.protected(id, why)
+                 SELECT s.id, ?2 FROM temp.selected s
+                 JOIN object o ON o.id = s.id WHERE o.last_used_ns >= ?1",
+                params![cutoff, why],
+            )
+            .with_context(|| format!("protecting {what}"))?;
+        }
     }
     conn.execute_batch("DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected);")
         .context("applying the protections")?;

@@ -132,8 +132,7 @@ pub fn select(
     // order depends only on the cache, never on row ids, so that every
     // index of the same cache picks the same objects.
     let graph = if with_deps {
-        let graph = Graph::read(conn, &objs, &positions, &by_key)?;
-        Some(graph)
+        Some(Graph::read(conn, &objs, &positions, &by_key)?)
     } else {
         None
     };
