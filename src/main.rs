@@ -11,6 +11,7 @@ use config::{CacheConfig, CleanConfig, cache_dir_from};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    sstate_cache_management::index::tune_sqlite();
     let cli = match Cli::try_parse_from(cli::hoist_global_options(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {

@@ -77,6 +77,18 @@ impl Request {
         self.policies.iter().any(|p| self.deps_apply_to(p))
     }
 
+    /// Whether the plan looks objects up by unihash (dependency edges,
+    /// stamps, the `deps` view a custom query may read).
+    fn needs_lookup_indexes(&self) -> bool {
+        self.needs_edges()
+            || self.policies.iter().any(|p| {
+                matches!(
+                    p,
+                    Policy::Stamps(_) | Policy::Custom(_) | Policy::MaxSize { .. }
+                )
+            })
+    }
+
     /// The policy names, in order, e.g. `duplicates,orphans`.
     pub fn policy_names(&self) -> String {
         self.policies
@@ -198,6 +210,9 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         })
         .context("clearing the planning tables")?;
     check_preconditions(index, req, &mut plan)?;
+    if req.needs_lookup_indexes() && !req.read_only {
+        crate::index::ensure_lookup_indexes(&index.conn)?;
+    }
     let edges = req.needs_edges() && !req.read_only;
     // --max-size orders everything by effective last use: it needs every
     // edge. Protection alone needs only the edges out of objects that stay.
@@ -237,7 +252,8 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             .conn
             .execute_batch("DELETE FROM temp.restat_todo;")
             .context("clearing the planning tables")?;
-        let todo = if req.read_only {
+        // (After a scan that listed every directory, nothing is stale.)
+        let todo = if req.read_only || index.listed_all {
             0
         } else {
             restat_candidates(&index.conn, req)?

@@ -490,6 +490,89 @@ fn edges_are_read_only_when_needed_and_once() {
     assert_eq!(doc["plan"]["edges"]["read"], 0, "{doc}");
 }
 
+/// A first scan leaves out the indexes that only edges and stamps use
+/// (`object_hash_key`, `object_deps_pending`); warm scans work without
+/// them, and the first run that needs them builds them and plans as if
+/// they had always been there.
+#[test]
+fn lookup_indexes_wait_for_the_first_run_that_needs_them() {
+    let b = build(DEPS);
+    let lookup_indexes = |c: &Cache| {
+        c.index_query(
+            "SELECT name FROM sqlite_master WHERE name IN ('object_hash_key', 'object_deps_pending') ORDER BY name",
+        )
+        .concat()
+    };
+    b.cache.run(&["-d", "-n"]).expect_code(0);
+    assert!(lookup_indexes(&b.cache).is_empty());
+    // A new index has 16 KiB pages.
+    assert_eq!(
+        b.cache.index_query("PRAGMA page_size"),
+        vec![vec!["16384".to_string()]]
+    );
+    // An object added behind the index's back: the warm scan records it
+    // without those indexes, and the run that needs them builds them.
+    let late = b.cache.object(ObjectSpec {
+        pn: "late",
+        unihash: unihash(9_001),
+        exts: ARCHIVE_SIGINFO,
+        mtime: now_secs() - 300 * DAY,
+        ..Default::default()
+    });
+    b.cache.settle_dirs();
+    b.cache.run(&["-d", "-n"]).expect_code(0);
+    assert!(lookup_indexes(&b.cache).is_empty());
+    let run = b.cache.run(&["--older-than", "30d", "-n", "-D"]);
+    run.expect_code(0);
+    assert_eq!(
+        lookup_indexes(&b.cache),
+        vec![
+            "object_deps_pending".to_string(),
+            "object_hash_key".to_string()
+        ]
+    );
+    let mut listed: Vec<String> = run.stdout_lines().iter().map(|l| l.to_string()).collect();
+    let total: usize = b.files.values().map(Vec::len).sum::<usize>() + late.len();
+    let gone: Vec<String> = b.files["unused"]
+        .iter()
+        .chain(&late)
+        .map(|r| b.cache.path(r).display().to_string())
+        .collect();
+    assert_eq!(listed.pop(), Some(summary(gone.len(), total)));
+    assert_same_paths(&listed, &gone, "--older-than 30d after the late object");
+    for f in late.iter().chain(&b.files["unused"]) {
+        assert!(b.cache.path(f).exists(), "a dry run removed {f}");
+    }
+    // The same plan from a fresh index, and a warm scan that keeps the
+    // indexes up to date once they exist.
+    let fresh = b.cache.outside("fresh.sqlite");
+    let (fresh_listed, fresh_summary) = listing(&b.cache, &fresh, &["--older-than", "30d"]);
+    assert_eq!(Some(fresh_summary), Some(summary(gone.len(), total)));
+    assert_same_paths(&fresh_listed, &gone, "--older-than 30d from a fresh index");
+    for f in &late {
+        fs::remove_file(b.cache.path(f)).expect("removing the late object");
+    }
+    b.cache.settle_dirs();
+    let run = b.cache.run(&["--older-than", "30d", "-n", "-D"]);
+    run.expect_code(0);
+    let mut listed: Vec<String> = run.stdout_lines().iter().map(|l| l.to_string()).collect();
+    assert_eq!(
+        listed.pop(),
+        Some(summary(b.files["unused"].len(), total - late.len()))
+    );
+    assert_same_paths(
+        &listed,
+        &gone[..b.files["unused"].len()],
+        "after the late object went",
+    );
+    assert_eq!(
+        b.cache.index_query(
+            "SELECT count(*) FROM object o INDEXED BY object_hash_key WHERE o.hash_key IS NOT NULL"
+        ),
+        vec![vec!["5".to_string()]]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // A warm index plans exactly what a fresh one does
 

@@ -33,6 +33,7 @@ pub fn run(
         .iter()
         .filter_map(|d| d.layout_hint())
         .for_each(|h| warn(&h));
+    sstate_cache_management::index::ensure_lookup_indexes(&index.conn)?;
     policy::load_stamps(&index.conn, &stamps)?;
     let (used, objects) = used_entries(&index.conn)?;
     let rels: Vec<String> = used.iter().map(|u| u.0.clone()).collect();

@@ -73,6 +73,7 @@ pub fn update(
     let mut report = EdgeReport::default();
     let root = index.cache_root.clone();
     let store = index.store.clone();
+    crate::index::ensure_lookup_indexes(&index.conn)?;
     let tx = index
         .conn
         .transaction()

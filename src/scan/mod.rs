@@ -87,6 +87,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         }
     }
 
+    let staging = index.staging_file().map(|p| p.to_path_buf());
     let tx = index
         .conn
         .transaction()
@@ -122,7 +123,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     } else {
         Vec::new()
     };
-    let mut writer = Writer::new(&tx, &known_dirs, start_ns)?;
+    let mut writer = Writer::new(&tx, &known_dirs, start_ns, mode == "cold")?;
 
     let (sender, receiver) = crossbeam_channel::bounded::<Event>(256);
     let walk_result = std::thread::scope(|s| -> Result<()> {
@@ -182,6 +183,14 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         }
     });
     walk_result?;
+    // A new index: its table pages go to disk while the CPU builds the
+    // secondary indexes (at 300k objects, 0.5 s of syncing off the
+    // critical path; `publish` syncs what is left).
+    let writeback = staging.map(|file| {
+        std::thread::spawn(move || {
+            let _ = std::fs::File::open(file).and_then(|f| f.sync_data());
+        })
+    });
     writer.finish(&mut report)?;
     let added_dirs = std::mem::take(&mut writer.added_dirs);
     drop(writer);
@@ -229,6 +238,8 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         .collect();
     dir_paths.extend(added_dirs);
     index.dir_paths = Some(dir_paths);
+    index.writeback = writeback;
+    index.listed_all = mode != "incremental" && report.unreadable_dirs == 0;
     if index.is_staged() {
         // A first scan built a new index: it takes its name now. Every
         // readable directory was just listed.
@@ -249,6 +260,8 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
 /// always match the migrations. (Building them at the end costs fewer
 /// instructions than keeping them, even those that grow in insertion
 /// order: 20k objects under callgrind, 1.29 G against 1.39 G for the scan.)
+/// The lookup indexes are left out: the first run that needs them builds
+/// them (`index::ensure_lookup_indexes`).
 fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     let mut stmt = tx
         .prepare(
@@ -265,7 +278,11 @@ fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
         tx.execute_batch(&format!("DROP INDEX \"{name}\""))
             .with_context(|| format!("dropping index {name} for a cold scan"))?;
     }
-    Ok(defs.into_iter().map(|(_, sql)| sql).collect())
+    Ok(defs
+        .into_iter()
+        .filter(|(name, _)| !crate::index::LOOKUP_INDEXES.contains(&name.as_str()))
+        .map(|(_, sql)| sql)
+        .collect())
 }
 
 fn load_dirs(tx: &Transaction) -> Result<KnownDirs> {

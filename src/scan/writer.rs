@@ -167,6 +167,9 @@ pub(super) struct Writer<'t, 'k> {
     start_ns: i64,
     /// Groups that lost objects: dropped at the end if left empty.
     emptied_groups: HashSet<i64>,
+    /// A first scan lists every directory: the plan knows it
+    /// (`Index::listed_all`) without a row per directory in temp.fresh_dir.
+    first_scan: bool,
 }
 
 impl<'t, 'k> Writer<'t, 'k> {
@@ -174,6 +177,7 @@ impl<'t, 'k> Writer<'t, 'k> {
         tx: &'t Transaction<'t>,
         known: &'k KnownDirs,
         start_ns: i64,
+        first_scan: bool,
     ) -> Result<Self> {
         let no_groups: bool = tx
             .query_row("SELECT NOT EXISTS (SELECT 1 FROM grp)", [], |r| r.get(0))
@@ -188,6 +192,7 @@ impl<'t, 'k> Writer<'t, 'k> {
             key_buf: String::new(),
             start_ns,
             emptied_groups: HashSet::new(),
+            first_scan,
         })
     }
 
@@ -265,10 +270,12 @@ impl<'t, 'k> Writer<'t, 'k> {
                     .execute(params![rel, stamp.mtime_ns, stamp.ctime_ns, 0])
                     .with_context(|| format!("adding directory {rel} to the index"))?;
                 let dir_id = self.tx.last_insert_rowid();
-                self.st
-                    .fresh_insert
-                    .execute([dir_id])
-                    .context("noting a listed directory")?;
+                if !self.first_scan {
+                    self.st
+                        .fresh_insert
+                        .execute([dir_id])
+                        .context("noting a listed directory")?;
+                }
                 report.added += entries.len() as u64;
                 report.bytes_added += entries.iter().map(|e| e.blocks * 512).sum::<u64>();
                 for members in by_object(&entries) {
