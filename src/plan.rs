@@ -500,7 +500,7 @@ fn select_once(
             .into_iter()
             .flatten()
             .min();
-            let sel = policy::size::select(conn, *bytes, pin_from, with_deps)?;
+            let sel = policy::size::select(conn, *bytes, pin_from, with_deps, any_unreadable)?;
             // The ids bound as one array (a statement per id cost more
             // than the budget's whole ordering). Dependency retention
             // for what the budget reached ran over its graph (ties and

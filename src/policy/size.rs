@@ -17,7 +17,7 @@
 //! needs (ties and cycles of the order) is taken back over the same graph
 //! ([`retain_dependencies`]), even if the budget is then missed.
 
-use crate::index::ids::{each_pair, id_set, max_object_id};
+use crate::index::ids::{IdSet, each_pair, id_set, max_object_id};
 use anyhow::{Context, Result};
 
 /// What the budget selected.
@@ -61,6 +61,7 @@ pub fn select(
     budget: u64,
     pin_from_ns: Option<i64>,
     with_deps: bool,
+    any_unreadable: bool,
 ) -> Result<SizeSelection> {
     let max_id = max_object_id(conn).context("--max-size")?;
     let selected = id_set(
@@ -71,13 +72,17 @@ pub fn select(
     )
     .context("--max-size")?;
     // Objects in directories that could not be read: kept, not counted.
-    let unseen = id_set(
-        conn,
-        "SELECT o.id FROM object o WHERE o.dir_id IN (SELECT id FROM dir WHERE unreadable <> 0)",
-        "objects of unreadable directories",
-        max_id,
-    )
-    .context("--max-size")?;
+    let unseen = if any_unreadable {
+        id_set(
+            conn,
+            "SELECT o.id FROM object o WHERE o.dir_id IN (SELECT id FROM dir WHERE unreadable <> 0)",
+            "objects of unreadable directories",
+            max_id,
+        )
+        .context("--max-size")?
+    } else {
+        IdSet::with_max(0)
+    };
     let mut objs: Vec<Obj> = Vec::new();
     {
         let what = "--max-size: reading the objects";
