@@ -79,7 +79,8 @@ pub struct Index {
     pub writeback: Option<std::thread::JoinHandle<()>>,
     /// This process's last scan listed every directory that holds objects
     /// (a first scan, or a full rescan that could read everything): every
-    /// stat in the index is fresh, so a plan has nothing to re-stat.
+    /// stat in the index is fresh, so a plan has nothing to re-stat (and
+    /// needs no `temp.fresh_dir`, which such a scan leaves empty).
     pub listed_all: bool,
 }
 

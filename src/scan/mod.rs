@@ -239,18 +239,11 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     dir_paths.extend(added_dirs);
     index.dir_paths = Some(dir_paths);
     index.writeback = writeback;
-    index.listed_all = mode != "incremental" && report.unreadable_dirs == 0;
+    // (A first scan knows nothing of the directories it could not read.)
+    index.listed_all = mode == "cold" || (mode == "full" && report.unreadable_dirs == 0);
     if index.is_staged() {
-        // A first scan built a new index: it takes its name now. Every
-        // readable directory was just listed.
+        // A first scan built a new index: it takes its name now.
         index.publish()?;
-        index
-            .conn
-            .execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS fresh_dir(id INTEGER PRIMARY KEY);
-                 INSERT OR IGNORE INTO temp.fresh_dir SELECT id FROM dir WHERE unreadable = 0;",
-            )
-            .context("noting the directories the first scan listed")?;
     }
     Ok(report)
 }

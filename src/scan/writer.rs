@@ -167,8 +167,9 @@ pub(super) struct Writer<'t, 'k> {
     start_ns: i64,
     /// Groups that lost objects: dropped at the end if left empty.
     emptied_groups: HashSet<i64>,
-    /// A first scan lists every directory: the plan knows it
-    /// (`Index::listed_all`) without a row per directory in temp.fresh_dir.
+    /// A first scan lists every directory that holds objects: the plan
+    /// knows it (`Index::listed_all`) without a row per directory in
+    /// temp.fresh_dir.
     first_scan: bool,
 }
 
