@@ -1287,6 +1287,39 @@ fn existing_index_in_a_read_only_dir_still_serves_dry_runs_and_queries() {
     assert_eq!(ro_listing(&ro), listing_before);
 }
 
+/// A dry run that cannot write the index's directory plans from a copy of
+/// the kept index in memory (an incremental scan), not from a new empty
+/// one, whatever the index's page size (16 KiB for the indexes this
+/// version makes, 4 KiB for older ones).
+#[test]
+fn existing_index_in_a_read_only_dir_is_copied_into_memory_not_rebuilt() {
+    let (cache, old, index) = read_only_index_dir(630, true);
+    let ro = index.parent().unwrap().to_path_buf();
+    let listing_before = ro_listing(&ro);
+    let _guard = chmod(&ro, 0o555);
+    let (dir, idx) = (cache.dir.to_str().unwrap(), index.to_str().unwrap());
+    let run = cache.run_raw(
+        &[
+            "--cache-dir",
+            dir,
+            "--index",
+            idx,
+            "-d",
+            "-n",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    run.expect_code(0);
+    assert!(run.stderr.contains("--index"), "{}", run.stderr);
+    let doc = stdout_json(&run);
+    assert_eq!(doc["scan"]["mode"], "incremental", "{doc}");
+    assert_eq!(doc["plan"]["objects"], 1, "{doc}");
+    assert_eq!(doc["plan"]["files"], old.len(), "{doc}");
+    assert_eq!(ro_listing(&ro), listing_before);
+}
+
 // ---------------------------------------------------------------------------
 // 9. The index on a full disk
 

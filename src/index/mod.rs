@@ -669,12 +669,6 @@ impl Index {
         let copied = matches!(probe(path)?, Probe::Ours)
             && open_ro_connection(path)
                 .and_then(|src| {
-                    // (A copy into memory needs the source's page size.)
-                    let page_size: i64 = src
-                        .query_row("PRAGMA page_size", [], |r| r.get(0))
-                        .context("reading the index's page size")?;
-                    conn.execute_batch(&format!("PRAGMA page_size = {page_size}"))
-                        .context("copying the index into memory")?;
                     let backup = rusqlite::backup::Backup::new(&src, &mut conn)
                         .context("copying the index into memory")?;
                     backup
