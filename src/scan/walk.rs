@@ -196,7 +196,31 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         let warning = format!("cannot read {}: {e}", abs(ctx.root, &rel).display());
         Event::Unreadable { rel, warning }
     };
-    let st = match rustix::fs::statat(&ctx.root_fd, here, AtFlags::SYMLINK_NOFOLLOW) {
+    // A directory the index knows is only stat-ed first (it is listed
+    // only if its stamp changed); any other is opened at once and its
+    // stamp read from the open descriptor: one path lookup, not two.
+    let opened = if ctx.full || !ctx.known.dirs.contains_key(&rel) {
+        match open_dir(ctx, here) {
+            Ok(fd) => Some(fd),
+            // Gone since its parent was listed, or replaced by a file or
+            // a symlink: not walked.
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) if !rel.is_empty() => return,
+            Err(Errno::NOTDIR | Errno::LOOP) => {
+                let _ = ctx.tx.send(unreadable(rel, &"not a directory"));
+                return;
+            }
+            // (Statted below: an unreadable directory is still reported
+            // with what the index knows of it.)
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let st = match &opened {
+        Some(fd) => rustix::fs::fstat(fd),
+        None => rustix::fs::statat(&ctx.root_fd, here, AtFlags::SYMLINK_NOFOLLOW),
+    };
+    let st = match st {
         Ok(st) => st,
         // Gone since its parent was listed (or since the last scan).
         Err(Errno::NOENT) if !rel.is_empty() => return,
@@ -228,21 +252,22 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         ctx.visited.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let listed = rustix::fs::openat(
-        &ctx.root_fd,
-        here,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .and_then(|fd| Ok((rustix::fs::Dir::read_from(&fd)?, fd)));
-    let (dir, dirfd) = match listed {
-        Ok(d) => d,
-        Err(e) => {
-            visit_known_children(s, ctx, &rel);
-            let _ = ctx.tx.send(unreadable(rel, &io(e)));
-            return;
-        }
+    let dirfd = match opened {
+        Some(fd) => fd,
+        None => match open_dir(ctx, here) {
+            Ok(fd) => fd,
+            Err(e) => {
+                visit_known_children(s, ctx, &rel);
+                let _ = ctx.tx.send(unreadable(rel, &io(e)));
+                return;
+            }
+        },
     };
+    // One `getdents64` fills the buffer with a typical directory (a few
+    // objects of ~130-byte names); rustix's `Dir` starts at 768 bytes and
+    // reopens the directory.
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); DIRENT_BUF];
+    let mut dir = rustix::fs::RawDir::new(&dirfd, &mut buf);
     let mut entries = Vec::new();
     let mut subdirs = Vec::new();
     let mut relist = false;
@@ -259,7 +284,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
             warning,
         }
     };
-    for item in dir {
+    while let Some(item) = dir.next() {
         let item = match item {
             Ok(i) => i,
             Err(e) => {
@@ -390,6 +415,20 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         entries,
         relist,
     });
+}
+
+/// Bytes read per `getdents64` call.
+const DIRENT_BUF: usize = 16 * 1024;
+
+/// Open directory `here` (relative to the cache root) for listing, never
+/// through a symlink.
+fn open_dir(ctx: &Ctx<'_>, here: &str) -> Result<rustix::fd::OwnedFd, Errno> {
+    rustix::fs::openat(
+        &ctx.root_fd,
+        here,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// An errno as the io::Error text users know ("Permission denied").
