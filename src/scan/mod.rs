@@ -248,7 +248,9 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     Ok(report)
 }
 
-/// Drop the explicit indexes of the object and entry tables; returns the
+/// Drop the explicit indexes of the object, entry, dir and grp tables
+/// (unique keys included: nothing inserts a duplicate, and building them
+/// fails the scan if anything did); returns the
 /// statements that recreate them, read from the schema itself so that they
 /// always match the migrations. (Building them at the end costs fewer
 /// instructions than keeping them, even those that grow in insertion
@@ -259,7 +261,7 @@ fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     let mut stmt = tx
         .prepare(
             "SELECT name, sql FROM sqlite_master
-             WHERE type = 'index' AND tbl_name IN ('object', 'entry') AND sql IS NOT NULL",
+             WHERE type = 'index' AND tbl_name IN ('object', 'entry', 'dir', 'grp') AND sql IS NOT NULL",
         )
         .context("reading the index definitions")?;
     let defs = stmt
