@@ -624,9 +624,13 @@ fn protect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
 /// Fill temp.restat_todo with the objects whose fresh mtimes could change
 /// this pass's plan and that were not re-stat-ed yet; returns how many.
 fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> {
+    // (Those re-stat-ed by an earlier pass are left out as they are read:
+    // inserting the whole selection again and deleting them after cost
+    // 50 ms a pass at 300k objects.)
     if req.fresh_baseline {
         conn.execute_batch(
-            "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selected;",
+            "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selected
+             WHERE id NOT IN (SELECT id FROM temp.restat_done);",
         )
         .context("choosing what to re-stat")?;
     }
@@ -640,9 +644,10 @@ fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> 
         .map(|(i, _)| i.to_string())
         .collect();
     conn.execute_batch(&format!(
-        "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection WHERE policy IN ({});
-         INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.dup_ties;
-         DELETE FROM temp.restat_todo WHERE id IN (SELECT id FROM temp.restat_done);
+        "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection
+         WHERE policy IN ({}) AND id NOT IN (SELECT id FROM temp.restat_done);
+         INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.dup_ties
+         WHERE id NOT IN (SELECT id FROM temp.restat_done);
          -- Objects in directories this run's scan listed were stat-ed then.
          DELETE FROM temp.restat_todo WHERE id IN (
              SELECT o.id FROM object o WHERE o.dir_id IN (SELECT id FROM temp.fresh_dir));",
