@@ -86,12 +86,22 @@ pub struct Index {
     /// stat in the index is fresh, so a plan has nothing to re-stat (and
     /// needs no `temp.fresh_dir`, which such a scan leaves empty).
     pub listed_all: bool,
+    /// A checkpoint running on its own connection (see
+    /// `checkpoint_in_background`), waited for before this one closes.
+    checkpointer: Option<std::thread::JoinHandle<()>>,
 }
+
+/// SQLite's automatic checkpoint threshold, in WAL frames (its default).
+const AUTOCHECKPOINT_FRAMES: u64 = 1000;
 
 impl Drop for Index {
     /// A new index never published (its first scan failed) is removed:
-    /// the next run starts again from scratch.
+    /// the next run starts again from scratch. A background checkpoint
+    /// is waited for (the connection's close then checkpoints the rest).
     fn drop(&mut self) {
+        if let Some(ckpt) = self.checkpointer.take() {
+            let _ = ckpt.join();
+        }
         if let Some(staging) = self.staging.take() {
             let _ = std::fs::remove_file(side_file(&staging, "-journal"));
             let _ = std::fs::remove_file(staging);
@@ -519,6 +529,7 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            checkpointer: None,
         };
         index.check_cache_root()?;
         index.migrate()?;
@@ -550,6 +561,7 @@ impl Index {
                 dir_paths: None,
                 writeback: None,
                 listed_all: false,
+                checkpointer: None,
             });
         }
         let staging = staging_path(path);
@@ -591,7 +603,54 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            checkpointer: None,
         })
+    }
+
+    /// Whether commits go to a write-ahead log that a checkpoint may copy
+    /// in the background (not a new index, not one on a network file
+    /// system, not one in memory).
+    pub fn can_checkpoint_in_background(&self) -> bool {
+        self.staging.is_none()
+            && self
+                .conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+                .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
+    }
+
+    /// After a commit made with `PRAGMA wal_autocheckpoint = 0`: restore
+    /// automatic checkpoints and, if the log holds more than they would
+    /// let it, copy it into the database on another connection and thread
+    /// (a passive checkpoint: it blocks neither this connection's reads
+    /// nor its writes, and this connection's own automatic checkpoints
+    /// skip while it runs). After a scan that rewrote a 1% churn at 300k
+    /// objects that is 80 MB of writes and two fsyncs (90 ms) that the
+    /// plan no longer waits for. Best effort: if it cannot run, the next
+    /// automatic checkpoint or the close does the same work.
+    pub fn checkpoint_in_background(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_FRAMES}"
+            ))
+            .with_context(|| format!("configuring index {}", self.path.display()))?;
+        let page: u64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+            .map(|p| p.max(512) as u64)
+            .with_context(|| format!("reading the page size of index {}", self.path.display()))?;
+        let wal = side_file(&self.path, "-wal");
+        let frames = std::fs::metadata(&wal).map_or(0, |m| m.len() / (page + 24));
+        if frames <= AUTOCHECKPOINT_FRAMES || self.checkpointer.is_some() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        self.checkpointer = Some(std::thread::spawn(move || {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            if let Ok(conn) = Connection::open_with_flags(&path, flags) {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        }));
+        Ok(())
     }
 
     /// Whether this is a new index not yet published at its path.
@@ -695,6 +754,7 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            checkpointer: None,
         };
         if copied && index.check_cache_root().is_ok() {
             index.migrate()?;
@@ -736,6 +796,7 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            checkpointer: None,
         };
         index.check_cache_root()?;
         let version = index.user_version()?;
@@ -1031,6 +1092,56 @@ mod tests {
         assert!(!other.exists() && !staging_path(&other).exists());
         let (_, notes) = Index::open(&db, Path::new("/cache/a"))?;
         assert!(!notes.created);
+        Ok(())
+    }
+
+    /// A commit too big for the automatic checkpoint leaves its copy to a
+    /// background connection; writes go on meanwhile, and when the index
+    /// closes everything is in the database file and the log is gone.
+    #[test]
+    fn big_commit_is_checkpointed_in_the_background() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("i.sqlite");
+        let (mut index, _) = Index::open(&db, Path::new("/cache/a"))?;
+        index.publish()?;
+        assert!(index.can_checkpoint_in_background());
+        index
+            .conn
+            .execute_batch("CREATE TABLE t(x BLOB); PRAGMA wal_autocheckpoint = 0;")?;
+        let blob = vec![7u8; 20_000];
+        let tx = index.conn.transaction()?;
+        for _ in 0..1500 {
+            tx.execute("INSERT INTO t(x) VALUES (?1)", [&blob])?;
+        }
+        tx.commit()?;
+        let wal = side_file(&db, "-wal");
+        assert!(std::fs::metadata(&wal)?.len() > 16 * 1024 * 1024);
+        index.checkpoint_in_background()?;
+        assert!(index.checkpointer.is_some(), "a big log goes to a thread");
+        for _ in 0..10 {
+            index
+                .conn
+                .execute("INSERT INTO t(x) VALUES (?1)", [&blob])?;
+        }
+        let autockpt: i64 = index
+            .conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
+        assert_eq!(autockpt, AUTOCHECKPOINT_FRAMES as i64);
+        drop(index);
+        assert!(
+            !wal.exists(),
+            "the last close checkpoints and removes the log"
+        );
+        let n: i64 =
+            Connection::open(&db)?.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+        assert_eq!(n, 1510);
+        // A small log is left to the automatic checkpoints.
+        let (mut index, _) = Index::open(&db, Path::new("/cache/a"))?;
+        index
+            .conn
+            .execute("INSERT INTO t(x) VALUES (?1)", [&blob])?;
+        index.checkpoint_in_background()?;
+        assert!(index.checkpointer.is_none());
         Ok(())
     }
 

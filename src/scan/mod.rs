@@ -88,6 +88,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     }
 
     let staging = index.staging_file().map(|p| p.to_path_buf());
+    let checkpoint_later = index.can_checkpoint_in_background();
     let tx = index
         .conn
         .transaction()
@@ -226,8 +227,18 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
         ],
     )
     .context("recording the scan in the index")?;
+    // (The commit appends to the WAL; copying it into the database is
+    // left to a background checkpoint, see `checkpoint_in_background`.)
+    let background = checkpoint_later;
+    if background {
+        tx.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .context("configuring the scan's commit")?;
+    }
     tx.commit()
         .with_context(|| format!("committing scan to {}", index.path.display()))?;
+    if background {
+        index.checkpoint_in_background()?;
+    }
     // What the `dir` table now holds: the known directories this scan
     // reached (the others were dropped) and those it added.
     drop(known);
