@@ -618,9 +618,19 @@ impl Index {
                 .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
     }
 
-    /// After a commit made with `PRAGMA wal_autocheckpoint = 0`: restore
-    /// automatic checkpoints and, if the log holds more than they would
-    /// let it, copy it into the database on another connection and thread
+    /// Turn SQLite's automatic checkpoints back on (after a commit made
+    /// with `PRAGMA wal_autocheckpoint = 0`).
+    pub fn restore_autocheckpoint(&self) -> Result<()> {
+        self.conn
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_FRAMES}"
+            ))
+            .with_context(|| format!("configuring index {}", self.path.display()))
+    }
+
+    /// After a commit made with `PRAGMA wal_autocheckpoint = 0` (and
+    /// `restore_autocheckpoint`): if the log holds more than automatic
+    /// checkpoints would let it, copy it into the database on another connection and thread
     /// (a passive checkpoint: it blocks neither this connection's reads
     /// nor its writes, and this connection's own automatic checkpoints
     /// skip while it runs). After a scan that rewrote a 1% churn at 300k
@@ -628,11 +638,6 @@ impl Index {
     /// plan no longer waits for. Best effort: if it cannot run, the next
     /// automatic checkpoint or the close does the same work.
     pub fn checkpoint_in_background(&mut self) -> Result<()> {
-        self.conn
-            .execute_batch(&format!(
-                "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_FRAMES}"
-            ))
-            .with_context(|| format!("configuring index {}", self.path.display()))?;
         let page: u64 = self
             .conn
             .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
@@ -1116,6 +1121,7 @@ mod tests {
         tx.commit()?;
         let wal = side_file(&db, "-wal");
         assert!(std::fs::metadata(&wal)?.len() > 16 * 1024 * 1024);
+        index.restore_autocheckpoint()?;
         index.checkpoint_in_background()?;
         assert!(index.checkpointer.is_some(), "a big log goes to a thread");
         for _ in 0..10 {
