@@ -10,7 +10,26 @@ use commands::ui;
 use config::{CacheConfig, CleanConfig, cache_dir_from};
 use std::process::ExitCode;
 
+/// A fixed mmap threshold for glibc's malloc (its default, 128 KiB).
+///
+/// By default glibc raises the threshold to the size of each large block
+/// freed (up to 32 MiB), so after the first big array is freed, the next
+/// ones (the plan's id lists, `--max-size`'s arrays, report rows) come
+/// from the heap, where what is freed stays resident around SQLite's
+/// pages. At 1M objects that left `report` and `--max-size` at 206 and
+/// 209 MB of peak RSS for 103 and 183 MB of live allocations; with the
+/// threshold fixed, large blocks are mapped and unmapped whole.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc parameter; it is called before
+    // any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_malloc();
     sstate_cache_management::index::tune_sqlite();
     let cli = match Cli::try_parse_from(cli::hoist_global_options(std::env::args_os().collect())) {
         Ok(cli) => cli,

@@ -108,7 +108,17 @@ pub fn update(
         }
         report.rounds += 1;
         Counters::add(&progress.siginfo_queued, queued as u64);
-        read_into(&tx, pool, (&root, store.as_deref()), &mut report, progress)?;
+        // (The ids read are noted only for a next round: with every
+        // siginfo in one round, 1M of them cost a 10 MB temp table.)
+        let note_round = scope != Scope::All;
+        read_into(
+            &tx,
+            pool,
+            (&root, store.as_deref()),
+            note_round,
+            &mut report,
+            progress,
+        )?;
         if scope == Scope::All {
             break;
         }
@@ -132,13 +142,15 @@ struct Todo {
 type Decoded = Vec<Result<Vec<String>, siginfo::Unreadable>>;
 
 /// Read the siginfo of the objects in temp.deps_todo, `BATCH` at a time
-/// in its order, and store their edges; the ids end up in temp.deps_round.
+/// in its order, and store their edges; with `note_round`, the ids end up
+/// in temp.deps_round.
 /// The threads read and decode one batch while this thread stores the
 /// edges of the one before and fetches the one after.
 fn read_into(
     tx: &rusqlite::Transaction<'_>,
     pool: &rayon::ThreadPool,
     src: (&std::path::Path, Option<&crate::store::Store>),
+    note_round: bool,
     report: &mut EdgeReport,
     progress: &Counters,
 ) -> Result<()> {
@@ -147,7 +159,7 @@ fn read_into(
     let mut next = tx
         .prepare(include_str!("todo_batch.sql"))
         .context("preparing the siginfo reading list")?;
-    let mut writer = EdgeWriter::new(tx)?;
+    let mut writer = EdgeWriter::new(tx, note_round)?;
     let mut after = 0i64;
     let mut fetch = || -> Result<Vec<Todo>> {
         let rows: Vec<(i64, Todo)> = next
@@ -252,11 +264,12 @@ struct EdgeWriter<'t> {
     edge: rusqlite::Statement<'t>,
     ok: rusqlite::Statement<'t>,
     bad: rusqlite::Statement<'t>,
-    round: rusqlite::Statement<'t>,
+    /// Notes the ids read in temp.deps_round (None: not needed).
+    round: Option<rusqlite::Statement<'t>>,
 }
 
 impl<'t> EdgeWriter<'t> {
-    fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self> {
+    fn new(tx: &'t rusqlite::Transaction<'_>, note_round: bool) -> Result<Self> {
         Ok(EdgeWriter {
             edge: tx
                 .prepare("INSERT OR IGNORE INTO dep(hash_key, object_id) VALUES (?1, ?2)")
@@ -269,8 +282,9 @@ impl<'t> EdgeWriter<'t> {
                     "UPDATE object SET deps_state = 'unreadable', deps_error = ?2 WHERE id = ?1",
                 )
                 .context("preparing the siginfo state update")?,
-            round: tx
-                .prepare("INSERT OR IGNORE INTO temp.deps_round(id) VALUES (?1)")
+            round: note_round
+                .then(|| tx.prepare("INSERT OR IGNORE INTO temp.deps_round(id) VALUES (?1)"))
+                .transpose()
                 .context("preparing a round of siginfo reading")?,
         })
     }
@@ -279,9 +293,11 @@ impl<'t> EdgeWriter<'t> {
         for (todo, result) in chunk.iter().zip(decoded) {
             let object_id = todo.object_id;
             report.read += 1;
-            self.round
-                .execute([object_id])
-                .context("noting a read siginfo")?;
+            if let Some(round) = self.round.as_mut() {
+                round
+                    .execute([object_id])
+                    .context("noting a read siginfo")?;
+            }
             match result {
                 Ok(hashes) => {
                     for h in &hashes {

@@ -63,6 +63,9 @@ pub fn select(
     with_deps: bool,
     any_unreadable: bool,
 ) -> Result<SizeSelection> {
+    // Only sequential reads from here on, into arrays of ~100 bytes an
+    // object: the page cache makes room for them.
+    let _small = crate::index::small_cache(conn, 8192).context("--max-size")?;
     let max_id = max_object_id(conn).context("--max-size")?;
     let selected = id_set(
         conn,
@@ -150,12 +153,14 @@ pub fn select(
         ),
     };
     // (The sort keys side by side: comparing through the arrays cost
-    // more than the rest of the policy at 300k objects.)
-    let mut order: Vec<(i64, u32, i64, i64, i64, u32)> = (0..objs.len())
+    // more than the rest of the policy at 300k objects. The last key is
+    // the position, which orders as the id does: `objs` is sorted by id.
+    // 32 bytes an object: 32 MB at 1M.)
+    let mut order: Vec<(i64, u32, i64, i64, u32)> = (0..objs.len())
         .filter(|&i| !objs[i].pinned && eff[i] != i64::MAX)
         .map(|i| {
             let o = &objs[i];
-            (eff[i], depth[i], o.last_used, o.key, o.id, i as u32)
+            (eff[i], depth[i], o.last_used, o.key, i as u32)
         })
         .collect();
     drop((eff, depth));
