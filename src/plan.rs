@@ -228,6 +228,10 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             &req.progress,
         )?);
     }
+    let duplicates = req
+        .policies
+        .iter()
+        .position(|p| matches!(p, Policy::Duplicates { .. }));
     let mut after_restat = false;
     loop {
         plan.passes += 1;
@@ -256,17 +260,22 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         let todo = if req.read_only || index.listed_all {
             0
         } else {
-            restat_candidates(&index.conn, req)?
+            restat_candidates(&index.conn, req, duplicates.filter(|_| after_restat))?
         };
         if todo > 0 {
-            let r = scan::restat(index, req.jobs, &req.progress)?;
+            let mut r = scan::restat(index, req.jobs, &req.progress)?;
             plan.restat.add(&r);
-            index
-                .conn
-                .execute_batch(
-                    "INSERT OR IGNORE INTO temp.restat_done SELECT id FROM temp.restat_todo;",
-                )
-                .context("noting re-stat-ed objects")?;
+            mark_restat_done(&index.conn)?;
+            if r.changed + r.gone > 0 && duplicates.is_some() {
+                // The next pass judges the groups of what changed again,
+                // and may then select objects of theirs it kept so far
+                // (never re-stat-ed): re-stat those now, so that pass
+                // finds nothing new to check and is the last one.
+                let more = restat_group_siblings(index, req)?;
+                r.changed += more.changed;
+                r.gone += more.gone;
+                plan.restat.add(&more);
+            }
             if r.changed + r.gone > 0 {
                 // The disk differs from the index where the plan looked:
                 // plan again on the corrected index.
@@ -621,39 +630,127 @@ fn protect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
     Ok(())
 }
 
+/// The objects of temp.restat_todo were re-stat-ed.
+fn mark_restat_done(conn: &rusqlite::Connection) -> Result<()> {
+    conn.execute_batch("INSERT OR IGNORE INTO temp.restat_done SELECT id FROM temp.restat_todo;")
+        .context("noting re-stat-ed objects")
+}
+
+/// After a re-stat that changed objects, with `-d`: re-stat the objects of
+/// their groups (and of the groups of objects gone) that no pass re-stat-ed
+/// yet, i.e. the ones `-d` kept. Judging such a group again may select
+/// them, and without this the pass after would re-stat them and plan a
+/// third time. temp.touched and temp.touched_group end up holding what
+/// both re-stats changed, as the next pass's regrouping expects.
+fn restat_group_siblings(index: &mut Index, req: &Request) -> Result<RestatReport> {
+    index
+        .conn
+        .execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE IF NOT EXISTS touched_before(object_id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE IF NOT EXISTS touched_group_before(group_id INTEGER PRIMARY KEY);
+             DELETE FROM temp.touched_before; DELETE FROM temp.touched_group_before;
+             INSERT INTO temp.touched_before SELECT object_id FROM temp.touched;
+             INSERT INTO temp.touched_group_before SELECT group_id FROM temp.touched_group;
+             INSERT OR IGNORE INTO temp.touched_group_before
+                 SELECT group_id FROM object WHERE id IN (SELECT object_id FROM temp.touched);
+             DELETE FROM temp.restat_todo;
+             INSERT INTO temp.restat_todo(id)
+                 SELECT o.id FROM temp.touched_group_before g JOIN object o ON o.group_id = g.group_id
+                 WHERE o.id NOT IN (SELECT id FROM temp.restat_done)
+                   AND o.dir_id NOT IN (SELECT id FROM temp.fresh_dir);",
+        )
+        .context("choosing the other objects of changed groups to re-stat")?;
+    let todo: i64 = index
+        .conn
+        .query_row("SELECT count(*) FROM temp.restat_todo", [], |r| r.get(0))
+        .context("choosing the other objects of changed groups to re-stat")?;
+    if todo == 0 {
+        return Ok(RestatReport::default());
+    }
+    let r = scan::restat(index, req.jobs, &req.progress)?;
+    mark_restat_done(&index.conn)?;
+    // (Only a re-stat that changed something recomputes touched_group.)
+    let keep_groups = if r.changed + r.gone > 0 {
+        "INSERT OR IGNORE INTO temp.touched_group SELECT group_id FROM temp.touched_group_before;"
+    } else {
+        ""
+    };
+    index
+        .conn
+        .execute_batch(&format!(
+            "INSERT OR IGNORE INTO temp.touched SELECT object_id FROM temp.touched_before;
+             {keep_groups}"
+        ))
+        .context("noting re-stat-ed objects")?;
+    Ok(r)
+}
+
 /// Fill temp.restat_todo with the objects whose fresh mtimes could change
 /// this pass's plan and that were not re-stat-ed yet; returns how many.
-fn restat_candidates(conn: &rusqlite::Connection, req: &Request) -> Result<u64> {
+/// `regrouped`: this pass judged only some groups again for the `-d`
+/// policy at that index; what it kept of that policy's earlier selection
+/// was re-stat-ed already, so only the objects judged again can be new.
+fn restat_candidates(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    regrouped: Option<usize>,
+) -> Result<u64> {
     // (Those re-stat-ed by an earlier pass are left out as they are read:
     // inserting the whole selection again and deleting them after cost
     // 50 ms a pass at 300k objects.)
-    if req.fresh_baseline {
-        conn.execute_batch(
-            "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selected
-             WHERE id NOT IN (SELECT id FROM temp.restat_done);",
-        )
-        .context("choosing what to re-stat")?;
+    let others = |keep: &dyn Fn(usize, &Policy) -> bool| -> String {
+        req.policies
+            .iter()
+            .enumerate()
+            .filter(|&(i, p)| Some(i) != regrouped && keep(i, p))
+            .map(|(i, _)| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut sql = String::new();
+    if let Some(d) = regrouped {
+        sql.push_str(&format!(
+            "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT r.id FROM temp.rejudged r
+             WHERE EXISTS (SELECT 1 FROM temp.selection x WHERE x.policy = {d} AND x.id = r.id)
+               AND r.id NOT IN (SELECT id FROM temp.restat_done);"
+        ));
     }
-    let dependent: Vec<String> = req
-        .policies
-        .iter()
-        .enumerate()
-        // (`run_started_ns` needs no widening: a run that removes re-stats
-        // its whole selection anyway, see `fresh_baseline`.)
-        .filter(|(_, p)| p.uses_last_use() || req.keep_newer_than.is_some())
-        .map(|(i, _)| i.to_string())
-        .collect();
-    conn.execute_batch(&format!(
+    if req.fresh_baseline {
+        match regrouped {
+            None => sql.push_str(
+                "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selected
+                 WHERE id NOT IN (SELECT id FROM temp.restat_done);",
+            ),
+            Some(_) => {
+                // What `-d` newly selected is among the objects judged
+                // again; the other policies ran over everything.
+                sql.push_str(&format!(
+                    "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT r.id FROM temp.rejudged r
+                     WHERE r.id IN (SELECT id FROM temp.selected)
+                       AND r.id NOT IN (SELECT id FROM temp.restat_done);
+                     INSERT OR IGNORE INTO temp.restat_todo(id) SELECT x.id FROM temp.selection x
+                     WHERE x.policy IN ({}) AND x.id IN (SELECT id FROM temp.selected)
+                       AND x.id NOT IN (SELECT id FROM temp.restat_done);",
+                    others(&|_, _| true)
+                ))
+            }
+        }
+    }
+    // (`run_started_ns` needs no widening: a run that removes re-stats
+    // its whole selection anyway, see `fresh_baseline`.)
+    let dependent = others(&|_, p| p.uses_last_use() || req.keep_newer_than.is_some());
+    sql.push_str(&format!(
         "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection
-         WHERE policy IN ({}) AND id NOT IN (SELECT id FROM temp.restat_done);
+         WHERE policy IN ({dependent}) AND id NOT IN (SELECT id FROM temp.restat_done);
          INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.dup_ties
          WHERE id NOT IN (SELECT id FROM temp.restat_done);
          -- Objects in directories this run's scan listed were stat-ed then.
          DELETE FROM temp.restat_todo WHERE id IN (
-             SELECT o.id FROM object o WHERE o.dir_id IN (SELECT id FROM temp.fresh_dir));",
-        dependent.join(",")
-    ))
-    .context("choosing what to re-stat")?;
+             SELECT o.id FROM object o WHERE o.dir_id IN (SELECT id FROM temp.fresh_dir));"
+    ));
+    conn.execute_batch(&sql)
+        .context("choosing what to re-stat")?;
     conn.query_row("SELECT count(*) FROM temp.restat_todo", [], |r| {
         r.get::<_, i64>(0)
     })

@@ -746,6 +746,73 @@ fn warm_reuse_of_a_stale_duplicate_switches_which_object_goes() {
     );
 }
 
+/// Builds reused two objects of one group in place: the oldest, which `-d`
+/// selected, and the newest, which it kept (and no pass re-stat-ed). The
+/// warm plan is the fresh one, and it takes two passes: the re-stat that
+/// sees the first reuse also re-stats the rest of its group, so the pass
+/// that judges the group again has nothing new to check.
+#[test]
+fn warm_reuse_of_a_kept_object_too_is_planned_in_two_passes() {
+    let b = build(&[
+        o("a", "busybox", 300),
+        o("b", "busybox", 200),
+        o("c", "busybox", 100),
+        o("y", "zlib", 60),
+        o("z", "zlib", 50),
+    ]);
+    b.cache.sub("scan", &[]).expect_code(0);
+    let abs = |names: &[&str]| -> Vec<String> {
+        b.files_of(names)
+            .iter()
+            .map(|r| b.cache.path(r).display().to_string())
+            .collect()
+    };
+    assert_eq!(
+        listing(&b.cache, &b.cache.index, &["-d"]).0,
+        abs(&["a", "b", "y"])
+    );
+    // a restored two hours ago, c an hour ago: c stays the newest, and a
+    // stale index of c's would have selected it.
+    let now = now_secs();
+    for (name, ago) in [("a", 2 * 3600), ("c", 3600)] {
+        for p in &b.files[name] {
+            set_mtime(&b.cache.path(p), now - ago);
+        }
+    }
+    let copy = b.cache.outside("warm-copy.sqlite");
+    fs::copy(&b.cache.index, &copy).expect("copying the warm index");
+    let json = b
+        .cache
+        .run_with_index(&copy, &["-d", "-n", "--format", "json"]);
+    json.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
+    assert_eq!(doc["plan"]["passes"].as_u64(), Some(2), "{}", doc["plan"]);
+    // a, b and y (selected), then c (the rest of its group), not z.
+    assert_eq!(
+        doc["plan"]["restat"]["objects"].as_u64(),
+        Some(4),
+        "{}",
+        doc["plan"]
+    );
+    let fresh_index = b.cache.outside("fresh.sqlite");
+    let (fresh, fresh_line) = listing(&b.cache, &fresh_index, &["-d"]);
+    assert_eq!(fresh, abs(&["a", "b", "y"]));
+    let (warm, warm_line) = listing(&b.cache, &b.cache.index, &["-d"]);
+    assert_eq!(warm, fresh);
+    assert_eq!(warm_line, fresh_line);
+    // Now a is reused last: it is the one kept, and -y removes b and c.
+    for p in &b.files["a"] {
+        set_mtime(&b.cache.path(p), now - 60);
+    }
+    b.cache.run(&["-d", "-y"]).expect_code(0);
+    let all: Vec<String> = sorted(b.files.values().cloned());
+    assert_same_paths(
+        &b.cache.files(),
+        &without(&all, &b.files_of(&["b", "c", "y"])),
+        "-d -y after the last reuse",
+    );
+}
+
 /// The re-stat works in batches of 8,192 objects: a cache large enough for
 /// several batches, reused in place all over, still gets the fresh plan
 /// from its warm index (both re-stat passes cross batch boundaries).
