@@ -169,8 +169,8 @@ pub struct CacheArgs {
     /// Threads for scanning, reading siginfo files and removing [default: 8;
     /// 32 when the cache is on NFS, SMB, FUSE or another network file
     /// system, where every stat waits for the server: on a simulated NFS
-    /// mount 32 ran cold scans 1.9x and removals 1.5x faster than 8; see
-    /// BENCHMARKS.md]. At most 256 are used.
+    /// mount 32 ran cold scans, warm runs and removals about 3x faster
+    /// than 8; see BENCHMARKS.md]. At most 256 are used.
     #[arg(short = 'j', long, value_name = "JOBS", global = true,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: Option<u32>,

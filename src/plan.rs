@@ -197,6 +197,7 @@ CREATE TEMP TABLE IF NOT EXISTS link_target(entry_id INTEGER PRIMARY KEY, path T
 /// read-only selection, dependencies that cannot be known).
 pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
     let mut plan = Plan::default();
+    let scan_totals = index.scan_totals.take();
     index
         .conn
         .execute_batch(TEMP_TABLES)
@@ -293,7 +294,9 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             }
         }
         let t = std::time::Instant::now();
-        summarise(&index.conn, req, budget, &mut plan)?;
+        // (What the scan counted holds unless a re-stat changed entries.)
+        let totals = scan_totals.filter(|_| plan.restat.changed + plan.restat.gone == 0);
+        summarise(&index.conn, req, budget, totals, &mut plan)?;
         plan.summarise_ms = t.elapsed().as_millis() as u64;
         break;
     }
@@ -801,6 +804,7 @@ fn summarise(
     conn: &rusqlite::Connection,
     req: &Request,
     budget: Option<SizeSelection>,
+    totals: Option<Totals>,
     plan: &mut Plan,
 ) -> Result<()> {
     const SUMS: &str = "count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)";
@@ -853,7 +857,10 @@ fn summarise(
             [],
         )?,
     };
-    plan.cache = index::totals(conn)?;
+    plan.cache = match totals {
+        Some(t) => t,
+        None => index::totals(conn)?,
+    };
     plan.budget = budget.map(|b| {
         let after = plan.cache.disk_bytes.saturating_sub(plan.count.disk_bytes);
         BudgetSummary {

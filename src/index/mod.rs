@@ -86,6 +86,10 @@ pub struct Index {
     /// stat in the index is fresh, so a plan has nothing to re-stat (and
     /// needs no `temp.fresh_dir`, which such a scan leaves empty).
     pub listed_all: bool,
+    /// What this process's last scan counted in the index, as it committed
+    /// it; taken by the next plan, which trusts it unless its re-stats
+    /// changed something (one pass over every object saved).
+    pub scan_totals: Option<Totals>,
     /// A checkpoint running on its own connection (see
     /// `checkpoint_in_background`), waited for before this one closes.
     checkpointer: Option<std::thread::JoinHandle<()>>,
@@ -567,6 +571,7 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            scan_totals: None,
             checkpointer: None,
         };
         index.check_cache_root()?;
@@ -599,6 +604,7 @@ impl Index {
                 dir_paths: None,
                 writeback: None,
                 listed_all: false,
+                scan_totals: None,
                 checkpointer: None,
             });
         }
@@ -641,6 +647,7 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            scan_totals: None,
             checkpointer: None,
         })
     }
@@ -797,6 +804,7 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            scan_totals: None,
             checkpointer: None,
         };
         if copied && index.check_cache_root().is_ok() {
@@ -839,6 +847,7 @@ impl Index {
             dir_paths: None,
             writeback: None,
             listed_all: false,
+            scan_totals: None,
             checkpointer: None,
         };
         index.check_cache_root()?;

@@ -195,10 +195,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     writer.finish(&mut report)?;
     let added_dirs = std::mem::take(&mut writer.added_dirs);
     drop(writer);
-    for sql in deferred {
-        tx.execute_batch(&sql)
-            .with_context(|| format!("rebuilding index: {sql}"))?;
-    }
+    build_deferred(&tx, deferred)?;
 
     let totals = crate::index::totals(&tx)?;
     report.entries = totals.entries;
@@ -257,6 +254,7 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     index.writeback = writeback;
     // (A first scan knows nothing of the directories it could not read.)
     index.listed_all = mode == "cold" || (mode == "full" && report.unreadable_dirs == 0);
+    index.scan_totals = Some(totals);
     if index.is_staged() {
         // A first scan built a new index: it takes its name now.
         index.publish()?;
@@ -273,6 +271,28 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
 /// order: 20k objects under callgrind, 1.29 G against 1.39 G for the scan.)
 /// The lookup indexes are left out: the first run that needs them builds
 /// them (`index::ensure_lookup_indexes`).
+/// Build the indexes a cold scan left out, one sort each. With a page
+/// cache of 8 MiB instead of the index's 64 MiB, SQLite's sorter sorts
+/// runs that fit the CPU caches and merges them: at 300k objects the five
+/// builds took 0.85–0.88 s instead of 0.98–1.06 s (3 runs each).
+fn build_deferred(tx: &Transaction, deferred: Vec<String>) -> Result<()> {
+    if deferred.is_empty() {
+        return Ok(());
+    }
+    let cache: i64 = tx
+        .query_row("PRAGMA cache_size", [], |r| r.get(0))
+        .context("reading the page cache size")?;
+    tx.execute_batch("PRAGMA cache_size = -8192")
+        .context("sizing the page cache for the index builds")?;
+    let built = deferred.iter().try_for_each(|sql| {
+        tx.execute_batch(sql)
+            .with_context(|| format!("rebuilding index: {sql}"))
+    });
+    tx.execute_batch(&format!("PRAGMA cache_size = {cache}"))
+        .context("restoring the page cache size")?;
+    built
+}
+
 fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
     let mut stmt = tx
         .prepare(
