@@ -89,6 +89,19 @@ impl Request {
             })
     }
 
+    /// The positions of the policies `keep` accepts, as an SQL list
+    /// (`0,2`; empty when none: skip the statement then, since an empty
+    /// `IN ()` scans the table it filters).
+    fn policy_ids(&self, keep: impl Fn(usize, &Policy) -> bool) -> String {
+        self.policies
+            .iter()
+            .enumerate()
+            .filter(|&(i, p)| keep(i, p))
+            .map(|(i, _)| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// The policy names, in order, e.g. `duplicates,orphans`.
     pub fn policy_names(&self) -> String {
         self.policies
@@ -423,18 +436,11 @@ fn select_once(
         // (By key: a scan of the whole selection cost 10 ms a pass at
         // 300k objects.)
         let d = duplicates.unwrap_or_default();
-        let others: Vec<String> = (0..req.policies.len())
-            .filter(|&i| i != d)
-            .map(|i| i.to_string())
-            .collect();
-        // (An empty `IN ()` scans the table too.)
+        let others = req.policy_ids(|i, _| i != d);
         let others_sql = if others.is_empty() {
             String::new()
         } else {
-            format!(
-                "DELETE FROM temp.selection WHERE policy IN ({});",
-                others.join(",")
-            )
+            format!("DELETE FROM temp.selection WHERE policy IN ({others});")
         };
         conn.execute_batch(&format!(
             "{others_sql}
@@ -620,26 +626,22 @@ fn protect(conn: &rusqlite::Connection, req: &Request, any_unreadable: bool) -> 
 
 /// Dependency retention over temp.selected (see `deps/protect.rs`).
 fn protect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
-    let in_scope: Vec<usize> = req
-        .policies
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| req.deps_apply_to(p))
-        .map(|(i, _)| i)
-        .collect();
-    if in_scope.is_empty() {
+    if !req.needs_edges() {
         return Ok(());
     }
-    let out_of_scope: Vec<String> = (0..req.policies.len())
-        .filter(|i| !in_scope.contains(i))
-        .map(|i| i.to_string())
-        .collect();
+    // What a policy out of its scope selected stays selected.
+    let out_of_scope = req.policy_ids(|_, p| !req.deps_apply_to(p));
+    let unless = if out_of_scope.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "WHERE NOT EXISTS (SELECT 1 FROM temp.selection x
+                               WHERE x.id = s.id AND x.policy IN ({out_of_scope}))"
+        )
+    };
     conn.execute_batch(&format!(
         "DELETE FROM temp.deps_scope;
-         INSERT INTO temp.deps_scope(id)
-         SELECT s.id FROM temp.selected s
-         WHERE NOT EXISTS (SELECT 1 FROM temp.selection x WHERE x.id = s.id AND x.policy IN ({}));",
-        out_of_scope.join(",")
+         INSERT INTO temp.deps_scope(id) SELECT s.id FROM temp.selected s {unless};"
     ))
     .context("choosing what dependency retention may keep")?;
     deps::protect(conn)?;
@@ -721,14 +723,8 @@ fn restat_candidates(
     // (Those re-stat-ed by an earlier pass are left out as they are read:
     // inserting the whole selection again and deleting them after cost
     // 50 ms a pass at 300k objects.)
-    let others = |keep: &dyn Fn(usize, &Policy) -> bool| -> String {
-        req.policies
-            .iter()
-            .enumerate()
-            .filter(|&(i, p)| Some(i) != regrouped && keep(i, p))
-            .map(|(i, _)| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+    let others = |keep: &dyn Fn(&Policy) -> bool| -> String {
+        req.policy_ids(|i, p| Some(i) != regrouped && keep(p))
     };
     let mut sql = String::new();
     if let Some(d) = regrouped {
@@ -752,7 +748,7 @@ fn restat_candidates(
                      WHERE r.id IN (SELECT id FROM temp.selected)
                        AND r.id NOT IN (SELECT id FROM temp.restat_done);",
                 );
-                let all = others(&|_, _| true);
+                let all = others(&|_| true);
                 if !all.is_empty() {
                     sql.push_str(&format!(
                         "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT x.id FROM temp.selection x
@@ -766,7 +762,7 @@ fn restat_candidates(
     // (`run_started_ns` needs no widening: a run that removes re-stats
     // its whole selection anyway, see `fresh_baseline`. An empty `IN ()`
     // would scan the selection.)
-    let dependent = others(&|_, p| p.uses_last_use() || req.keep_newer_than.is_some());
+    let dependent = others(&|p| p.uses_last_use() || req.keep_newer_than.is_some());
     if !dependent.is_empty() {
         sql.push_str(&format!(
             "INSERT OR IGNORE INTO temp.restat_todo(id) SELECT id FROM temp.selection
