@@ -250,7 +250,10 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
     loop {
         plan.passes += 1;
         let t = std::time::Instant::now();
-        let budget = select_once(&index.conn, req, after_restat)?;
+        // With `-d`, a pass after a re-stat judges again only the groups
+        // it changed.
+        let regrouped = duplicates.filter(|_| after_restat);
+        let budget = select_once(&index.conn, req, regrouped)?;
         plan.select_ms += t.elapsed().as_millis() as u64;
         if edges && !all_edges {
             // Objects this pass keeps (or protects) whose edges are not
@@ -274,7 +277,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         let todo = if req.read_only || index.listed_all {
             0
         } else {
-            restat_candidates(&index.conn, req, duplicates.filter(|_| after_restat))?
+            restat_candidates(&index.conn, req, regrouped)?
         };
         if todo > 0 {
             let mut r = scan::restat(index, req.jobs, &req.progress)?;
@@ -401,41 +404,35 @@ fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<
 }
 
 /// One planning pass over the index as it is now: fills temp.selection,
-/// temp.selected and temp.protected. With `after_restat`, the pass before
-/// ran on this request and the re-stat since changed only the objects in
-/// temp.touched (temp.touched_group: the groups of those it emptied and
-/// dropped): `-d` judges again only the groups of those objects, and keeps
-/// what it decided for every other group (none of their objects changed).
+/// temp.selected and temp.protected. With `regrouped` (the position of
+/// `-d`), the pass before ran on this request and the re-stat since changed
+/// only the objects in temp.touched (temp.touched_group: the groups of
+/// those it emptied and dropped): `-d` judges again only the groups of
+/// those objects, and keeps what it decided for every other group (none of
+/// their objects changed).
 fn select_once(
     conn: &rusqlite::Connection,
     req: &Request,
-    after_restat: bool,
+    regrouped: Option<usize>,
 ) -> Result<Option<SizeSelection>> {
-    let duplicates = req
-        .policies
-        .iter()
-        .position(|p| matches!(p, Policy::Duplicates { .. }));
-    let regroup = after_restat && duplicates.is_some();
-    if regroup {
-        conn.execute_batch(
+    let regroup = regrouped.is_some();
+    if let Some(d) = regrouped {
+        conn.execute_batch(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
              CREATE TEMP TABLE IF NOT EXISTS regroup(group_id INTEGER PRIMARY KEY);
              DELETE FROM temp.regroup;
-             INSERT OR IGNORE INTO temp.regroup
-                 SELECT group_id FROM object WHERE id IN (SELECT object_id FROM temp.touched);
-             INSERT OR IGNORE INTO temp.regroup SELECT group_id FROM temp.touched_group;
+             INSERT OR IGNORE INTO temp.regroup {CHANGED_GROUPS};
              CREATE TEMP TABLE IF NOT EXISTS rejudged(id INTEGER PRIMARY KEY);
              DELETE FROM temp.rejudged;
              INSERT OR IGNORE INTO temp.rejudged SELECT object_id FROM temp.touched;
              INSERT OR IGNORE INTO temp.rejudged
                  SELECT o.id FROM object o WHERE o.group_id IN (SELECT group_id FROM temp.regroup);
              DELETE FROM temp.dup_ties WHERE id IN (SELECT id FROM temp.rejudged);
-             DELETE FROM temp.selected; DELETE FROM temp.protected;",
-        )
+             DELETE FROM temp.selected; DELETE FROM temp.protected;"
+        ))
         .context("choosing the groups to judge again")?;
         // (By key: a scan of the whole selection cost 10 ms a pass at
         // 300k objects.)
-        let d = duplicates.unwrap_or_default();
         let others = req.policy_ids(|i, _| i != d);
         let others_sql = if others.is_empty() {
             String::new()
@@ -652,6 +649,13 @@ fn protect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
     Ok(())
 }
 
+/// The groups a re-stat changed: those of the objects it changed
+/// (temp.touched), and those of the objects it dropped, which are gone from
+/// `object` (temp.touched_group, filled by `refresh_objects.sql`).
+const CHANGED_GROUPS: &str =
+    "SELECT group_id FROM object WHERE id IN (SELECT object_id FROM temp.touched)
+     UNION SELECT group_id FROM temp.touched_group";
+
 /// The objects of temp.restat_todo were re-stat-ed.
 fn mark_restat_done(conn: &rusqlite::Connection) -> Result<()> {
     conn.execute_batch("INSERT OR IGNORE INTO temp.restat_done SELECT id FROM temp.restat_todo;")
@@ -667,29 +671,23 @@ fn mark_restat_done(conn: &rusqlite::Connection) -> Result<()> {
 fn restat_group_siblings(index: &mut Index, req: &Request) -> Result<RestatReport> {
     index
         .conn
-        .execute_batch(
+        .execute_batch(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
              CREATE TEMP TABLE IF NOT EXISTS touched_before(object_id INTEGER PRIMARY KEY);
              CREATE TEMP TABLE IF NOT EXISTS touched_group_before(group_id INTEGER PRIMARY KEY);
              DELETE FROM temp.touched_before; DELETE FROM temp.touched_group_before;
              INSERT INTO temp.touched_before SELECT object_id FROM temp.touched;
-             INSERT INTO temp.touched_group_before SELECT group_id FROM temp.touched_group;
-             INSERT OR IGNORE INTO temp.touched_group_before
-                 SELECT group_id FROM object WHERE id IN (SELECT object_id FROM temp.touched);
+             INSERT INTO temp.touched_group_before {CHANGED_GROUPS};
              DELETE FROM temp.restat_todo;
              -- (CROSS JOIN: without statistics on the temp table, SQLite
              -- scanned every object for the few groups.)
              INSERT INTO temp.restat_todo(id)
                  SELECT o.id FROM temp.touched_group_before g CROSS JOIN object o ON o.group_id = g.group_id
                  WHERE o.id NOT IN (SELECT id FROM temp.restat_done)
-                   AND o.dir_id NOT IN (SELECT id FROM temp.fresh_dir);",
-        )
+                   AND o.dir_id NOT IN (SELECT id FROM temp.fresh_dir);"
+        ))
         .context("choosing the other objects of changed groups to re-stat")?;
-    let todo: i64 = index
-        .conn
-        .query_row("SELECT count(*) FROM temp.restat_todo", [], |r| r.get(0))
-        .context("choosing the other objects of changed groups to re-stat")?;
-    if todo == 0 {
+    if todo_count(&index.conn)? == 0 {
         return Ok(RestatReport::default());
     }
     let r = scan::restat(index, req.jobs, &req.progress)?;
@@ -778,11 +776,16 @@ fn restat_candidates(
     );
     conn.execute_batch(&sql)
         .context("choosing what to re-stat")?;
+    todo_count(conn)
+}
+
+/// How many objects temp.restat_todo holds.
+fn todo_count(conn: &rusqlite::Connection) -> Result<u64> {
     conn.query_row("SELECT count(*) FROM temp.restat_todo", [], |r| {
         r.get::<_, i64>(0)
     })
     .map(|n| n as u64)
-    .context("choosing what to re-stat")
+    .context("counting what to re-stat")
 }
 
 fn count(conn: &rusqlite::Connection, sql: &str, p: impl rusqlite::Params) -> Result<Count> {
