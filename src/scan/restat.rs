@@ -50,12 +50,8 @@ struct Row {
     object_id: i64,
     entry_id: i64,
     is_siginfo: bool,
-    dir_id: i64,
-    /// The entry's file name (stem and extension).
-    name: String,
-    /// Its path, when its directory is not in the map of directory paths
-    /// (never expected: only scans change `dir`, and they refresh the map).
-    rel: Option<String>,
+    /// The entry's path relative to the cache root.
+    rel: String,
     stat: Stat,
 }
 
@@ -81,21 +77,16 @@ enum Fresh {
     Gone,
 }
 
-/// The path of `row`'s entry relative to the cache root.
-fn rel_path(dirs: &DirPaths, row: &Row) -> Option<String> {
-    if let Some(rel) = &row.rel {
-        return Some(rel.clone());
-    }
-    let dir = dirs.get(&row.dir_id)?;
-    Some(if dir.is_empty() {
-        row.name.clone()
-    } else {
-        let mut s = String::with_capacity(dir.len() + 1 + row.name.len());
+/// `dir/stem ext` (or `stem ext` in the root), in one allocation.
+fn rel_path(dir: &str, stem: &str, ext: &str) -> String {
+    let mut s = String::with_capacity(dir.len() + 1 + stem.len() + ext.len());
+    if !dir.is_empty() {
         s.push_str(dir);
         s.push('/');
-        s.push_str(&row.name);
-        s
-    })
+    }
+    s.push_str(stem);
+    s.push_str(ext);
+    s
 }
 
 /// `lstat` of `rel`, resolved from the open cache root.
@@ -142,7 +133,7 @@ fn rows(
 ) -> Result<Vec<Row>> {
     let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT o.id, e.id, e.kind = 'siginfo', o.dir_id, o.stem || e.ext,
+            "SELECT o.id, e.id, e.kind = 'siginfo', o.dir_id, o.stem, e.ext,
                     e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
              FROM temp.restat_todo t
              CROSS JOIN object o ON o.id = t.id
@@ -150,41 +141,44 @@ fn rows(
              WHERE t.id > ?1 AND t.id <= ?2 AND {filter}"
         ))
         .context("preparing the re-stat query")?;
-    let rows = stmt
-        .query_map(params![after, end], |r| {
+    // (Stem and extension are borrowed from the row: each path is built
+    // in one allocation.)
+    let mut out = Vec::new();
+    let mut rows = stmt
+        .query(params![after, end])
+        .context("reading the objects to re-stat")?;
+    while let Some(r) = rows.next().context("reading the objects to re-stat")? {
+        let read = || -> rusqlite::Result<Row> {
+            let dir_id: i64 = r.get(3)?;
+            let stem = r.get_ref(4)?.as_str()?;
+            let ext = r.get_ref(5)?.as_str()?;
+            let rel = match dirs.get(&dir_id) {
+                Some(dir) => rel_path(dir, stem, ext),
+                // (Never expected: only scans change `dir`, and they
+                // refresh the map.)
+                None => {
+                    let dir: String =
+                        tx.query_row("SELECT path FROM dir WHERE id = ?1", [dir_id], |d| d.get(0))?;
+                    rel_path(&dir, stem, ext)
+                }
+            };
             Ok(Row {
                 object_id: r.get(0)?,
                 entry_id: r.get(1)?,
                 is_siginfo: r.get(2)?,
-                dir_id: r.get(3)?,
-                name: r.get(4)?,
-                rel: None,
+                rel,
                 stat: Stat {
-                    size: r.get::<_, i64>(5)? as u64,
-                    blocks: r.get::<_, i64>(6)? as u64,
-                    mtime_ns: r.get(7)?,
-                    ino: r.get::<_, i64>(8)? as u64,
-                    is_symlink: r.get(9)?,
+                    size: r.get::<_, i64>(6)? as u64,
+                    blocks: r.get::<_, i64>(7)? as u64,
+                    mtime_ns: r.get(8)?,
+                    ino: r.get::<_, i64>(9)? as u64,
+                    is_symlink: r.get(10)?,
                 },
             })
-        })
-        .context("reading the objects to re-stat")?;
-    let mut rows = rows
-        .collect::<rusqlite::Result<Vec<Row>>>()
-        .context("reading the objects to re-stat")?;
-    for row in rows.iter_mut().filter(|r| !dirs.contains_key(&r.dir_id)) {
-        let dir: String = tx
-            .query_row("SELECT path FROM dir WHERE id = ?1", [row.dir_id], |r| {
-                r.get(0)
-            })
-            .context("reading the directory of an object to re-stat")?;
-        row.rel = Some(if dir.is_empty() {
-            row.name.clone()
-        } else {
-            format!("{dir}/{}", row.name)
-        });
+        };
+        out.push(read().context("reading the objects to re-stat")?);
     }
-    Ok(rows)
+    Ok(out)
 }
 
 /// The archive of each object, or every entry of an object without one.
@@ -247,7 +241,7 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
         std::thread::scope(|s| -> Result<()> {
             loop {
                 let stating = s.spawn(move || {
-                    let fresh = stat_all(pool, root, dirs_ref, &current, progress);
+                    let fresh = stat_all(pool, root, &current, progress);
                     (current, fresh)
                 });
                 let following = fetch()?;
@@ -287,7 +281,6 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
 fn stat_all(
     pool: &rayon::ThreadPool,
     root: &rustix::fd::OwnedFd,
-    dirs: &DirPaths,
     rows: &[Row],
     progress: &Counters,
 ) -> Vec<Fresh> {
@@ -296,16 +289,12 @@ fn stat_all(
         fresh.extend(pool.install(|| {
             chunk
                 .par_iter()
-                .map(
-                    |row| match rel_path(dirs, row).map(|rel| stat_now(root, &rel)) {
-                        // (Never: `rows` resolved every directory.)
-                        None => Fresh::Same,
-                        Some(Ok(s)) if s == row.stat => Fresh::Same,
-                        Some(Ok(s)) => Fresh::Changed(s),
-                        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
-                        Some(Err(_)) => Fresh::Same,
-                    },
-                )
+                .map(|row| match stat_now(root, &row.rel) {
+                    Ok(s) if s == row.stat => Fresh::Same,
+                    Ok(s) => Fresh::Changed(s),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fresh::Gone,
+                    Err(_) => Fresh::Same,
+                })
                 .collect::<Vec<_>>()
         }));
         Counters::add(&progress.restat_done, chunk.len() as u64);
