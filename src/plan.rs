@@ -253,7 +253,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         // With `-d`, a pass after a re-stat judges again only the groups
         // it changed.
         let regrouped = duplicates.filter(|_| after_restat);
-        let budget = select_once(&index.conn, req, regrouped)?;
+        let (budget, dup_sums) = select_once(&index.conn, req, regrouped)?;
         plan.select_ms += t.elapsed().as_millis() as u64;
         if edges && !all_edges {
             // Objects this pass keeps (or protects) whose edges are not
@@ -312,7 +312,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         let t = std::time::Instant::now();
         // (What the scan counted holds unless a re-stat changed entries.)
         let totals = scan_totals.filter(|_| plan.restat.changed + plan.restat.gone == 0);
-        summarise(&index.conn, req, budget, totals, &mut plan)?;
+        summarise(&index.conn, req, (budget, dup_sums), totals, &mut plan)?;
         plan.summarise_ms = t.elapsed().as_millis() as u64;
         break;
     }
@@ -414,8 +414,9 @@ fn select_once(
     conn: &rusqlite::Connection,
     req: &Request,
     regrouped: Option<usize>,
-) -> Result<Option<SizeSelection>> {
+) -> Result<(Option<SizeSelection>, Option<DupSums>)> {
     let regroup = regrouped.is_some();
+    let mut dup_sums = None;
     if let Some(d) = regrouped {
         conn.execute_batch(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
@@ -463,7 +464,13 @@ fn select_once(
         let what = || format!("running the {} policy", p.name());
         match p {
             Policy::Duplicates { keep } => {
-                policy::duplicates::select(conn, *keep, i as i64, regroup).with_context(what)?;
+                let sums = policy::duplicates::select(conn, *keep, i as i64, regroup)
+                    .with_context(what)?;
+                // (Judged over every group, as the index now is: what
+                // the count of the plan would add up again.)
+                if !regroup && !any_unreadable {
+                    dup_sums = Some(sums);
+                }
                 if any_unreadable {
                     // A group with objects that could not be seen may have a
                     // newer one among them: -d takes nothing from it.
@@ -566,7 +573,7 @@ fn select_once(
             budget = Some(sel);
         }
     }
-    Ok(budget)
+    Ok((budget, dup_sums))
 }
 
 /// Dependency retention again, with more edges known: the objects it took
@@ -799,14 +806,47 @@ fn count(conn: &rusqlite::Connection, sql: &str, p: impl rusqlite::Params) -> Re
     .context("counting the plan")
 }
 
+/// What `-d` selected in a pass over every group (see `summarise`).
+type DupSums = policy::duplicates::Sums;
+
 fn summarise(
     conn: &rusqlite::Connection,
     req: &Request,
-    budget: Option<SizeSelection>,
+    (budget, dup_sums): (Option<SizeSelection>, Option<DupSums>),
     totals: Option<Totals>,
     plan: &mut Plan,
 ) -> Result<()> {
     const SUMS: &str = "count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)";
+    // `-d` alone, judged over every group in the last pass (so after no
+    // re-stat that changed anything), with nothing protected from it: its
+    // selection is the plan, and the sums it took from the same index
+    // rows are the count (a lookup of every selected object saved: 60 ms
+    // at 300k objects).
+    if let ([Policy::Duplicates { .. }], Some(sums)) = (req.policies.as_slice(), dup_sums) {
+        let selected: i64 = conn
+            .query_row("SELECT count(*) FROM temp.selected", [], |r| r.get(0))
+            .context("counting the plan")?;
+        if selected as u64 == sums.objects {
+            let count = Count {
+                objects: sums.objects,
+                files: sums.files,
+                disk_bytes: sums.disk_bytes,
+            };
+            let only = &req.policies[0];
+            plan.policies = vec![PolicySummary {
+                policy: only.name(),
+                description: only.describe(),
+                count,
+            }];
+            plan.protected = Vec::new();
+            plan.count = count;
+            plan.cache = match totals {
+                Some(t) => t,
+                None => index::totals(conn)?,
+            };
+            return Ok(());
+        }
+    }
     plan.policies = req
         .policies
         .iter()

@@ -884,3 +884,57 @@ fn removal_across_recording_chunks_leaves_the_index_a_fresh_scan_builds() {
     let (warm, _) = listing(&cache, &cache.index, &["-d"]);
     assert_same_paths(&warm, &again, "after the removal: warm vs fresh -d -n -D");
 }
+
+/// `-d` alone counts its plan from the sums it took while judging the
+/// groups; with a second policy that selects nothing (`--where 0`), or
+/// after a reuse that makes it plan twice, the plan is counted by SQL.
+/// Both must give the same `N out of M` line and JSON counts, before and
+/// after reuse, with --keep-per-group too.
+#[test]
+fn dash_d_alone_counts_its_plan_as_a_combined_plan_does() {
+    let seed = 91;
+    let (cache, specs) = random_cache(seed, 1_500);
+    cache.sub("scan", &[]).expect_code(0);
+    let counts = |args: &[&str]| -> (String, serde_json::Value) {
+        // (Each on its own copy of the index: the plan re-stats.)
+        let copy = cache.outside("count-copy.sqlite");
+        fs::copy(&cache.index, &copy).expect("copying the index");
+        let mut with_json = args.to_vec();
+        with_json.extend(["-n", "--format", "json"]);
+        let run = cache.run_with_index(&copy, &with_json);
+        run.expect_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+        let plan = &doc["plan"];
+        let text = cache.run_with_index(&copy, &[args, &["-n"]].concat());
+        text.expect_code(0);
+        let line = text
+            .stdout
+            .lines()
+            .find(|l| l.contains("files will be removed"))
+            .unwrap_or_default()
+            .to_string();
+        let dup = plan["policies"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["policy"] == "duplicates"))
+            .map(|p| p["objects"].clone());
+        (
+            line,
+            serde_json::json!([plan["objects"], plan["files"], plan["disk_bytes"], dup]),
+        )
+    };
+    for round in 0..2 {
+        for keep in ["1", "2"] {
+            let alone = counts(&["-d", "--keep-per-group", keep]);
+            let combined = counts(&["-d", "--keep-per-group", keep, "--where", "0"]);
+            assert!(
+                alone.0.contains(" out of "),
+                "round {round}, keep {keep}: {}",
+                alone.0
+            );
+            assert_ne!(alone.1[0], 0, "round {round}: -d selects something");
+            assert_eq!(alone, combined, "round {round}, keep {keep}");
+        }
+        // Builds reuse objects in place: the next round plans twice.
+        reuse_and_churn(&cache, &specs, seed);
+    }
+}

@@ -13,17 +13,35 @@
 
 use anyhow::{Context, Result};
 
-/// One object of a group: id, archive mtime (None: no archive), last use.
+/// One object of a group: id, archive mtime (None: no archive), last use,
+/// and what it holds (for the plan's counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
     pub id: i64,
     pub archive_mtime_ns: Option<i64>,
     pub last_used_ns: i64,
+    pub n_entries: u64,
+    pub disk_bytes: u64,
+}
+
+/// What a run of the rule selected: objects, their entries and bytes on
+/// disk, summed from the same index rows the rule judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub objects: u64,
+    pub files: u64,
+    pub disk_bytes: u64,
 }
 
 /// What the rule decides for one group: the ids to select and the kept
 /// ids tied at the boundary.
-pub fn judge(group: &[Member], keep: usize, selected: &mut Vec<i64>, ties: &mut Vec<i64>) {
+pub fn judge(
+    group: &[Member],
+    keep: usize,
+    selected: &mut Vec<i64>,
+    ties: &mut Vec<i64>,
+    sums: &mut Sums,
+) {
     let keep = keep.max(1);
     if group.len() <= keep {
         return;
@@ -49,6 +67,9 @@ pub fn judge(group: &[Member], keep: usize, selected: &mut Vec<i64>, ties: &mut 
         };
         if goes {
             selected.push(m.id);
+            sums.objects += 1;
+            sums.files += m.n_entries;
+            sums.disk_bytes += m.disk_bytes;
         } else if tied {
             ties.push(m.id);
         }
@@ -58,9 +79,9 @@ pub fn judge(group: &[Member], keep: usize, selected: &mut Vec<i64>, ties: &mut 
 /// Run the rule over the index (with `regroup`, over the groups in
 /// `temp.regroup` only): the selected ids go to `temp.selection(policy,
 /// id)`, the tied kept ones to `temp.dup_ties`. Returns how many were
-/// selected.
-pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool) -> Result<u64> {
-    let (mut selected, mut ties) = (Vec::new(), Vec::new());
+/// selected, with their sums.
+pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool) -> Result<Sums> {
+    let (mut selected, mut ties, mut sums) = (Vec::new(), Vec::new(), Sums::default());
     {
         let sql = include_str!("duplicates.sql").replace(
             "/*groups*/",
@@ -84,7 +105,7 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
         while let Some(r) = rows.next().context("running the duplicates policy")? {
             let group_id: i64 = r.get(0).context("reading the duplicates policy")?;
             if current != Some(group_id) {
-                judge(&group, keep as usize, &mut selected, &mut ties);
+                judge(&group, keep as usize, &mut selected, &mut ties, &mut sums);
                 group.clear();
                 current = Some(group_id);
                 skip = lic.binary_search(&group_id).is_ok();
@@ -96,11 +117,16 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
                 id: r.get(1).context("reading the duplicates policy")?,
                 archive_mtime_ns: r.get(2).context("reading the duplicates policy")?,
                 last_used_ns: r.get(3).context("reading the duplicates policy")?,
+                n_entries: r
+                    .get::<_, i64>(4)
+                    .context("reading the duplicates policy")? as u64,
+                disk_bytes: r
+                    .get::<_, i64>(5)
+                    .context("reading the duplicates policy")? as u64,
             });
         }
-        judge(&group, keep as usize, &mut selected, &mut ties);
+        judge(&group, keep as usize, &mut selected, &mut ties, &mut sums);
     }
-    let n = selected.len() as u64;
     let array = crate::index::id_array;
     conn.execute(
         "INSERT INTO temp.selection(policy, id) SELECT ?1, value FROM rarray(?2)",
@@ -112,7 +138,7 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
         [array(ties)],
     )
     .context("recording the duplicates policy")?;
-    Ok(n)
+    Ok(sums)
 }
 
 #[cfg(test)]
@@ -124,12 +150,21 @@ mod tests {
             id,
             archive_mtime_ns: archive,
             last_used_ns: last,
+            n_entries: id as u64,
+            disk_bytes: 4096 * id as u64,
         }
     }
 
     fn run(group: &[Member], keep: usize) -> (Vec<i64>, Vec<i64>) {
-        let (mut s, mut t) = (Vec::new(), Vec::new());
-        judge(group, keep, &mut s, &mut t);
+        let (mut s, mut t, mut sums) = (Vec::new(), Vec::new(), Sums::default());
+        judge(group, keep, &mut s, &mut t, &mut sums);
+        // The sums are those of the selected members.
+        let expect = Sums {
+            objects: s.len() as u64,
+            files: s.iter().map(|&id| id as u64).sum(),
+            disk_bytes: s.iter().map(|&id| 4096 * id as u64).sum(),
+        };
+        assert_eq!(sums, expect);
         (s, t)
     }
 
