@@ -247,13 +247,15 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         .iter()
         .position(|p| matches!(p, Policy::Duplicates { .. }));
     let mut after_restat = false;
+    // What `-d` selected, kept up to date across passes (see `summarise`).
+    let mut dup_tally = None;
     loop {
         plan.passes += 1;
         let t = std::time::Instant::now();
         // With `-d`, a pass after a re-stat judges again only the groups
         // it changed.
         let regrouped = duplicates.filter(|_| after_restat);
-        let (budget, dup_sums) = select_once(&index.conn, req, regrouped)?;
+        let budget = select_once(&index.conn, req, regrouped, &mut dup_tally)?;
         plan.select_ms += t.elapsed().as_millis() as u64;
         if edges && !all_edges {
             // Objects this pass keeps (or protects) whose edges are not
@@ -310,9 +312,15 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             }
         }
         let t = std::time::Instant::now();
-        // (What the scan counted holds unless a re-stat changed entries.)
-        let totals = scan_totals.filter(|_| plan.restat.changed + plan.restat.gone == 0);
-        summarise(&index.conn, req, (budget, dup_sums), totals, &mut plan)?;
+        // (What the scan counted, with what the re-stats changed.)
+        let totals = scan_totals.map(|t| plan.restat.totals_delta.apply(t));
+        summarise(
+            &index.conn,
+            req,
+            (budget, dup_tally.as_ref()),
+            totals,
+            &mut plan,
+        )?;
         plan.summarise_ms = t.elapsed().as_millis() as u64;
         break;
     }
@@ -414,10 +422,23 @@ fn select_once(
     conn: &rusqlite::Connection,
     req: &Request,
     regrouped: Option<usize>,
-) -> Result<(Option<SizeSelection>, Option<DupSums>)> {
+    dup_tally: &mut Option<DupTally>,
+) -> Result<Option<SizeSelection>> {
     let regroup = regrouped.is_some();
-    let mut dup_sums = None;
+    // A regrouped pass with `-d` alone changes its selection only for the
+    // objects judged again: the union of the policies (temp.selected) is
+    // then mended for those, not rebuilt from the whole selection (two
+    // statements over 141k rows at 300k objects). What was protected goes
+    // back in, to be judged by the protections again.
+    let mend_union = regroup && req.policies.len() == 1;
     if let Some(d) = regrouped {
+        let clear_union = if mend_union {
+            "INSERT OR IGNORE INTO temp.selected SELECT id FROM temp.protected;
+             DELETE FROM temp.protected;
+             DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.rejudged);"
+        } else {
+            "DELETE FROM temp.selected; DELETE FROM temp.protected;"
+        };
         conn.execute_batch(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS touched_group(group_id INTEGER PRIMARY KEY);
              CREATE TEMP TABLE IF NOT EXISTS regroup(group_id INTEGER PRIMARY KEY);
@@ -429,7 +450,7 @@ fn select_once(
              INSERT OR IGNORE INTO temp.rejudged
                  SELECT o.id FROM object o WHERE o.group_id IN (SELECT group_id FROM temp.regroup);
              DELETE FROM temp.dup_ties WHERE id IN (SELECT id FROM temp.rejudged);
-             DELETE FROM temp.selected; DELETE FROM temp.protected;"
+             {clear_union}"
         ))
         .context("choosing the groups to judge again")?;
         // (By key: a scan of the whole selection cost 10 ms a pass at
@@ -464,13 +485,25 @@ fn select_once(
         let what = || format!("running the {} policy", p.name());
         match p {
             Policy::Duplicates { keep } => {
-                let sums = policy::duplicates::select(conn, *keep, i as i64, regroup)
+                let tally = policy::duplicates::select(conn, *keep, i as i64, regroup)
                     .with_context(what)?;
-                // (Judged over every group, as the index now is: what
-                // the count of the plan would add up again.)
-                if !regroup && !any_unreadable {
-                    dup_sums = Some(sums);
-                }
+                // What the count of the plan would add up again: over
+                // every group, or the earlier tally with the groups
+                // judged again replaced (their selection is all that a
+                // regrouped pass dropped).
+                *dup_tally = match (dup_tally.take(), regroup, any_unreadable) {
+                    (_, _, true) => None,
+                    (_, false, false) => Some(tally),
+                    (None, true, false) => None,
+                    (Some(mut before), true, false) => {
+                        let groups: Vec<i64> = conn
+                            .prepare("SELECT group_id FROM temp.regroup")
+                            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+                            .with_context(what)?;
+                        before.rejudge(&groups, tally);
+                        Some(before)
+                    }
+                };
                 if any_unreadable {
                     // A group with objects that could not be seen may have a
                     // newer one among them: -d takes nothing from it.
@@ -522,7 +555,14 @@ fn select_once(
             Policy::MaxSize { .. } => {}
         }
     }
-    conn.execute_batch("INSERT OR IGNORE INTO temp.selected(id) SELECT id FROM temp.selection;")
+    let union = match regrouped {
+        Some(d) if mend_union => format!(
+            "INSERT OR IGNORE INTO temp.selected(id) SELECT r.id FROM temp.rejudged r
+             WHERE EXISTS (SELECT 1 FROM temp.selection x WHERE x.policy = {d} AND x.id = r.id);"
+        ),
+        _ => "INSERT OR IGNORE INTO temp.selected(id) SELECT id FROM temp.selection;".to_string(),
+    };
+    conn.execute_batch(&union)
         .context("taking the union of the policies")?;
     protect(conn, req, any_unreadable)?;
 
@@ -573,7 +613,7 @@ fn select_once(
             budget = Some(sel);
         }
     }
-    Ok((budget, dup_sums))
+    Ok(budget)
 }
 
 /// Dependency retention again, with more edges known: the objects it took
@@ -806,23 +846,24 @@ fn count(conn: &rusqlite::Connection, sql: &str, p: impl rusqlite::Params) -> Re
     .context("counting the plan")
 }
 
-/// What `-d` selected in a pass over every group (see `summarise`).
-type DupSums = policy::duplicates::Sums;
+/// What `-d` selected (see `summarise`).
+type DupTally = policy::duplicates::Tally;
 
 fn summarise(
     conn: &rusqlite::Connection,
     req: &Request,
-    (budget, dup_sums): (Option<SizeSelection>, Option<DupSums>),
+    (budget, dup_tally): (Option<SizeSelection>, Option<&DupTally>),
     totals: Option<Totals>,
     plan: &mut Plan,
 ) -> Result<()> {
     const SUMS: &str = "count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)";
-    // `-d` alone, judged over every group in the last pass (so after no
-    // re-stat that changed anything), with nothing protected from it: its
-    // selection is the plan, and the sums it took from the same index
-    // rows are the count (a lookup of every selected object saved: 60 ms
-    // at 300k objects).
-    if let ([Policy::Duplicates { .. }], Some(sums)) = (req.policies.as_slice(), dup_sums) {
+    // `-d` alone, with nothing protected from it: its selection is the
+    // plan, and the sums it took from the same index rows as it judged
+    // (every group in the first pass, then the groups each re-stat
+    // changed, which are all it selects differently) are the count: a
+    // lookup of every selected object saved (60 ms at 300k objects).
+    if let ([Policy::Duplicates { .. }], Some(tally)) = (req.policies.as_slice(), dup_tally) {
+        let sums = tally.total;
         let selected: i64 = conn
             .query_row("SELECT count(*) FROM temp.selected", [], |r| r.get(0))
             .context("counting the plan")?;

@@ -673,6 +673,8 @@ fn warm_plans_equal_fresh_plans_after_in_place_reuse_and_churn() {
     let cases: &[&[&str]] = &[
         &["-d"],
         &["-d", "--keep-per-group", "2"],
+        &["-d", "--keep-newer-than", "3d"],
+        &["-d", "--keep-deps"],
         &["--older-than", "60d"],
         &["--older-than", "60d", "--no-keep-deps"],
         &["--max-size", "200K"],
@@ -886,8 +888,9 @@ fn removal_across_recording_chunks_leaves_the_index_a_fresh_scan_builds() {
 }
 
 /// `-d` alone counts its plan from the sums it took while judging the
-/// groups; with a second policy that selects nothing (`--where 0`), or
-/// after a reuse that makes it plan twice, the plan is counted by SQL.
+/// groups (after a reuse that makes it plan twice, with the changed
+/// groups' sums replaced); with a second policy that selects nothing
+/// (`--where 0`), the plan is counted by SQL.
 /// Both must give the same `N out of M` line and JSON counts, before and
 /// after reuse, with --keep-per-group too.
 #[test]
@@ -895,7 +898,7 @@ fn dash_d_alone_counts_its_plan_as_a_combined_plan_does() {
     let seed = 91;
     let (cache, specs) = random_cache(seed, 1_500);
     cache.sub("scan", &[]).expect_code(0);
-    let counts = |args: &[&str]| -> (String, serde_json::Value) {
+    let counts = |args: &[&str]| -> (String, serde_json::Value, u64) {
         // (Each on its own copy of the index: the plan re-stats.)
         let copy = cache.outside("count-copy.sqlite");
         fs::copy(&cache.index, &copy).expect("copying the index");
@@ -920,6 +923,7 @@ fn dash_d_alone_counts_its_plan_as_a_combined_plan_does() {
         (
             line,
             serde_json::json!([plan["objects"], plan["files"], plan["disk_bytes"], dup]),
+            plan["passes"].as_u64().unwrap_or_default(),
         )
     };
     for round in 0..2 {
@@ -932,9 +936,127 @@ fn dash_d_alone_counts_its_plan_as_a_combined_plan_does() {
                 alone.0
             );
             assert_ne!(alone.1[0], 0, "round {round}: -d selects something");
-            assert_eq!(alone, combined, "round {round}, keep {keep}");
+            assert_eq!(
+                (&alone.0, &alone.1),
+                (&combined.0, &combined.1),
+                "round {round}, keep {keep}"
+            );
+            // After the reuse, the plan judges the changed groups again.
+            assert_eq!(alone.2, 1 + round as u64, "round {round}: passes");
         }
         // Builds reuse objects in place: the next round plans twice.
         reuse_and_churn(&cache, &specs, seed);
     }
+}
+
+/// A regrouped pass (after a reuse in one group) mends the union of the
+/// policies for the groups it judged again; an object another group had
+/// protected from `-d` (`--keep-newer-than`: its siginfo was rewritten
+/// yesterday) must still be reported as protected, and still kept, as a
+/// fresh index reports it.
+#[test]
+fn a_protection_outside_the_regrouped_groups_still_holds() {
+    let b = build(&[
+        o("a", "busybox", 300),
+        o("b", "busybox", 100),
+        o("y", "zlib", 60),
+        o("z", "zlib", 50),
+    ]);
+    let now = now_secs();
+    let siginfo = |name: &str| -> String {
+        b.files[name]
+            .iter()
+            .find(|p| p.ends_with(".siginfo"))
+            .unwrap_or_else(|| panic!("{name} has a siginfo"))
+            .clone()
+    };
+    set_mtime(&b.cache.path(&siginfo("a")), now - DAY);
+    b.cache.settle_dirs();
+    b.cache.sub("scan", &[]).expect_code(0);
+    // y restored two hours ago, in place: zlib is judged again, busybox
+    // is not.
+    for p in &b.files["y"] {
+        if !p.ends_with(".done") {
+            set_mtime(&b.cache.path(p), now - 2 * 3600);
+        }
+    }
+    let args = ["-d", "--keep-newer-than", "3d", "-n", "--format", "json"];
+    let plan_of = |index: &std::path::Path| -> serde_json::Value {
+        let run = b.cache.run_with_index(index, &args);
+        run.expect_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+        doc["plan"].clone()
+    };
+    let copy = b.cache.outside("warm-copy.sqlite");
+    fs::copy(&b.cache.index, &copy).expect("copying the warm index");
+    let warm = plan_of(&copy);
+    assert_eq!(warm["passes"].as_u64(), Some(2), "{warm}");
+    let fresh = plan_of(&b.cache.outside("fresh.sqlite"));
+    assert_eq!(
+        warm["protected"], fresh["protected"],
+        "warm {warm}\nfresh {fresh}"
+    );
+    assert_eq!(
+        warm["protected"][0]["objects"].as_u64(),
+        Some(1),
+        "a is protected: {warm}"
+    );
+    assert_eq!(warm["objects"], fresh["objects"]);
+    assert_eq!(warm["files"], fresh["files"]);
+    // And -y keeps a and y (the newest now), removes z only.
+    b.cache
+        .run(&["-d", "--keep-newer-than", "3d", "-y"])
+        .expect_code(0);
+    let all: Vec<String> = sorted(b.files.values().cloned());
+    assert_same_paths(
+        &b.cache.files(),
+        &without(&all, &b.files_of(&["z"])),
+        "-d --keep-newer-than 3d -y after the reuse",
+    );
+}
+
+/// The plan's totals are the scan's plus what its re-stats changed: an
+/// archive rewritten in place (bigger, newer, its directory unchanged)
+/// gives the totals a fresh index counts.
+#[test]
+fn totals_after_an_in_place_rewrite_equal_a_fresh_count() {
+    let b = build(&[
+        o("a", "busybox", 300),
+        o("b", "busybox", 100),
+        o("y", "zlib", 60),
+        o("z", "zlib", 50),
+    ]);
+    b.cache.sub("scan", &[]).expect_code(0);
+    let archive = b.files["a"]
+        .iter()
+        .find(|p| p.ends_with(".tar.zst"))
+        .expect("a has an archive")
+        .clone();
+    {
+        use std::io::Write as _;
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(b.cache.path(&archive))
+            .expect("opening the archive");
+        f.write_all(&vec![7u8; 64 * 1024])
+            .expect("growing the archive");
+    }
+    set_mtime(&b.cache.path(&archive), now_secs() - 3600);
+    let plan_of = |index: &std::path::Path| -> serde_json::Value {
+        let run = b
+            .cache
+            .run_with_index(index, &["-d", "-n", "--format", "json"]);
+        run.expect_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+        doc["plan"].clone()
+    };
+    let warm = plan_of(&b.cache.index);
+    assert_eq!(warm["restat"]["changed"].as_u64(), Some(1), "{warm}");
+    let fresh = plan_of(&b.cache.outside("fresh.sqlite"));
+    assert_eq!(warm["cache"], fresh["cache"], "warm {warm}\nfresh {fresh}");
+    assert!(
+        warm["cache"]["size"].as_u64().unwrap_or_default() > 64 * 1024,
+        "{warm}"
+    );
+    assert_eq!(warm["disk_bytes"], fresh["disk_bytes"]);
 }

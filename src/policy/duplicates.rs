@@ -33,6 +33,55 @@ pub struct Sums {
     pub disk_bytes: u64,
 }
 
+impl Sums {
+    fn add(&mut self, o: &Sums) {
+        self.objects += o.objects;
+        self.files += o.files;
+        self.disk_bytes += o.disk_bytes;
+    }
+
+    fn sub(&mut self, o: &Sums) {
+        self.objects = self.objects.saturating_sub(o.objects);
+        self.files = self.files.saturating_sub(o.files);
+        self.disk_bytes = self.disk_bytes.saturating_sub(o.disk_bytes);
+    }
+}
+
+/// What the rule selected, in all and per group: a pass that judges some
+/// groups again replaces theirs (see [`Tally::rejudge`]).
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub total: Sums,
+    by_group: rustc_hash::FxHashMap<i64, Sums>,
+}
+
+impl Tally {
+    fn record(&mut self, group_id: i64, sums: Sums) {
+        if sums.objects > 0 {
+            self.total.add(&sums);
+            self.by_group.insert(group_id, sums);
+        }
+    }
+
+    /// This tally after `groups` were judged again, with `again` the
+    /// tally of that run (over those groups only): what they selected
+    /// before is replaced by what they select now.
+    pub fn rejudge(&mut self, groups: &[i64], again: Tally) {
+        for g in groups {
+            if let Some(old) = self.by_group.remove(g) {
+                self.total.sub(&old);
+            }
+        }
+        for (g, sums) in again.by_group {
+            if let Some(old) = self.by_group.insert(g, sums) {
+                // (Never: `again` covers only `groups`.)
+                self.total.sub(&old);
+            }
+            self.total.add(&sums);
+        }
+    }
+}
+
 /// What the rule decides for one group: the ids to select and the kept
 /// ids tied at the boundary.
 pub fn judge(
@@ -79,9 +128,16 @@ pub fn judge(
 /// Run the rule over the index (with `regroup`, over the groups in
 /// `temp.regroup` only): the selected ids go to `temp.selection(policy,
 /// id)`, the tied kept ones to `temp.dup_ties`. Returns how many were
-/// selected, with their sums.
-pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool) -> Result<Sums> {
-    let (mut selected, mut ties, mut sums) = (Vec::new(), Vec::new(), Sums::default());
+/// selected, in all and per group.
+pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool) -> Result<Tally> {
+    let (mut selected, mut ties, mut tally) = (Vec::new(), Vec::new(), Tally::default());
+    let mut judge_group = |group_id: Option<i64>, group: &[Member], selected: &mut Vec<i64>| {
+        let mut sums = Sums::default();
+        judge(group, keep as usize, selected, &mut ties, &mut sums);
+        if let Some(g) = group_id {
+            tally.record(g, sums);
+        }
+    };
     {
         let sql = include_str!("duplicates.sql").replace(
             "/*groups*/",
@@ -105,7 +161,7 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
         while let Some(r) = rows.next().context("running the duplicates policy")? {
             let group_id: i64 = r.get(0).context("reading the duplicates policy")?;
             if current != Some(group_id) {
-                judge(&group, keep as usize, &mut selected, &mut ties, &mut sums);
+                judge_group(current, &group, &mut selected);
                 group.clear();
                 current = Some(group_id);
                 skip = lic.binary_search(&group_id).is_ok();
@@ -125,7 +181,7 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
                     .context("reading the duplicates policy")? as u64,
             });
         }
-        judge(&group, keep as usize, &mut selected, &mut ties, &mut sums);
+        judge_group(current, &group, &mut selected);
     }
     let array = crate::index::id_array;
     conn.execute(
@@ -138,7 +194,7 @@ pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool
         [array(ties)],
     )
     .context("recording the duplicates policy")?;
-    Ok(sums)
+    Ok(tally)
 }
 
 #[cfg(test)]

@@ -34,6 +34,59 @@ pub struct RestatReport {
     /// Entries gone since the scan.
     pub gone: u64,
     pub duration_ms: u64,
+    /// What the changes did to the index's totals (objects, entries,
+    /// bytes): the plan adds them to the scan's instead of counting
+    /// every object again.
+    #[serde(skip)]
+    pub totals_delta: TotalsDelta,
+}
+
+/// A change of [`crate::index::Totals`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TotalsDelta {
+    pub objects: i64,
+    pub entries: i64,
+    pub disk_bytes: i64,
+    pub size: i64,
+}
+
+impl TotalsDelta {
+    fn add(&mut self, o: &TotalsDelta) {
+        self.objects += o.objects;
+        self.entries += o.entries;
+        self.disk_bytes += o.disk_bytes;
+        self.size += o.size;
+    }
+
+    /// `totals` changed by this.
+    pub fn apply(&self, t: crate::index::Totals) -> crate::index::Totals {
+        let f = |v: u64, d: i64| (v as i64).saturating_add(d).max(0) as u64;
+        crate::index::Totals {
+            objects: f(t.objects, self.objects),
+            entries: f(t.entries, self.entries),
+            disk_bytes: f(t.disk_bytes, self.disk_bytes),
+            size: f(t.size, self.size),
+        }
+    }
+}
+
+/// The aggregates of the objects in temp.touched, as the index holds them.
+fn touched_sums(tx: &rusqlite::Transaction<'_>) -> Result<TotalsDelta> {
+    tx.query_row(
+        "SELECT count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0),
+                coalesce(sum(o.size), 0)
+         FROM temp.touched t CROSS JOIN object o ON o.id = t.object_id",
+        [],
+        |r| {
+            Ok(TotalsDelta {
+                objects: r.get(0)?,
+                entries: r.get(1)?,
+                disk_bytes: r.get(2)?,
+                size: r.get(3)?,
+            })
+        },
+    )
+    .context("summing the re-stat-ed objects")
 }
 
 impl RestatReport {
@@ -43,6 +96,7 @@ impl RestatReport {
         self.changed += other.changed;
         self.gone += other.gone;
         self.duration_ms += other.duration_ms;
+        self.totals_delta.add(&other.totals_delta);
     }
 }
 
@@ -268,8 +322,16 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
              WHERE id IN (SELECT object_id FROM temp.restat_changed);",
         )
         .context("resetting the edges of changed siginfo files")?;
+        let before = touched_sums(&tx)?;
         tx.execute_batch(crate::index::REFRESH_OBJECTS_SQL)
             .context("recomputing re-stat-ed objects")?;
+        let after = touched_sums(&tx)?;
+        report.totals_delta = TotalsDelta {
+            objects: after.objects - before.objects,
+            entries: after.entries - before.entries,
+            disk_bytes: after.disk_bytes - before.disk_bytes,
+            size: after.size - before.size,
+        };
     }
     tx.commit().context("committing the re-stat")?;
     index.dir_paths = Some(dirs);
