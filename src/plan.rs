@@ -112,13 +112,7 @@ impl Request {
     }
 }
 
-/// Objects, files and bytes on disk.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct Count {
-    pub objects: u64,
-    pub files: u64,
-    pub disk_bytes: u64,
-}
+pub use crate::policy::Count;
 
 /// What one policy selected that is in the final plan.
 #[derive(Debug, Clone, Serialize)]
@@ -846,8 +840,28 @@ fn count(conn: &rusqlite::Connection, sql: &str, p: impl rusqlite::Params) -> Re
     .context("counting the plan")
 }
 
-/// What `-d` selected (see `summarise`).
+/// What `-d` selected (see `carried_count`).
 type DupTally = policy::duplicates::Tally;
+
+/// The plan's count without a lookup of every selected object (60 ms at
+/// 300k objects), when `-d` is the only policy and nothing was protected
+/// from it: its selection is the plan, and the sums it took from the same
+/// index rows as it judged (every group in the first pass, then the
+/// groups each re-stat changed, which are all it selects differently)
+/// are the count.
+fn carried_count(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    dup_tally: Option<&DupTally>,
+) -> Result<Option<Count>> {
+    let ([Policy::Duplicates { .. }], Some(tally)) = (req.policies.as_slice(), dup_tally) else {
+        return Ok(None);
+    };
+    let selected: i64 = conn
+        .query_row("SELECT count(*) FROM temp.selected", [], |r| r.get(0))
+        .context("counting the plan")?;
+    Ok((selected as u64 == tally.total.objects).then_some(tally.total))
+}
 
 fn summarise(
     conn: &rusqlite::Connection,
@@ -857,76 +871,55 @@ fn summarise(
     plan: &mut Plan,
 ) -> Result<()> {
     const SUMS: &str = "count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0)";
-    // `-d` alone, with nothing protected from it: its selection is the
-    // plan, and the sums it took from the same index rows as it judged
-    // (every group in the first pass, then the groups each re-stat
-    // changed, which are all it selects differently) are the count: a
-    // lookup of every selected object saved (60 ms at 300k objects).
-    if let ([Policy::Duplicates { .. }], Some(tally)) = (req.policies.as_slice(), dup_tally) {
-        let sums = tally.total;
-        let selected: i64 = conn
-            .query_row("SELECT count(*) FROM temp.selected", [], |r| r.get(0))
-            .context("counting the plan")?;
-        if selected as u64 == sums.objects {
-            let count = Count {
-                objects: sums.objects,
-                files: sums.files,
-                disk_bytes: sums.disk_bytes,
-            };
-            let only = &req.policies[0];
-            plan.policies = vec![PolicySummary {
-                policy: only.name(),
-                description: only.describe(),
-                count,
-            }];
-            plan.protected = Vec::new();
-            plan.count = count;
-            plan.cache = match totals {
-                Some(t) => t,
-                None => index::totals(conn)?,
-            };
-            return Ok(());
-        }
-    }
-    plan.policies = req
-        .policies
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Ok(PolicySummary {
-                policy: p.name(),
-                description: p.describe(),
-                count: count(
-                    conn,
-                    &format!(
+    if let Some(count) = carried_count(conn, req, dup_tally)? {
+        let only = &req.policies[0];
+        plan.policies = vec![PolicySummary {
+            policy: only.name(),
+            description: only.describe(),
+            count,
+        }];
+        plan.protected = Vec::new();
+    } else {
+        plan.policies = req
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Ok(PolicySummary {
+                    policy: p.name(),
+                    description: p.describe(),
+                    count: count(
+                        conn,
+                        &format!(
                         "SELECT {SUMS} FROM temp.selection x JOIN temp.selected s ON s.id = x.id
                          JOIN object o ON o.id = x.id WHERE x.policy = ?1"
                     ),
-                    [i as i64],
-                )?,
+                        [i as i64],
+                    )?,
+                })
             })
-        })
-        .collect::<Result<_>>()?;
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {SUMS}, p.why FROM temp.protected p JOIN object o ON o.id = p.id
+            .collect::<Result<_>>()?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {SUMS}, p.why FROM temp.protected p JOIN object o ON o.id = p.id
              WHERE p.id NOT IN (SELECT id FROM temp.selected) GROUP BY p.why ORDER BY p.why"
-        ))
-        .context("counting the protections")?;
-    plan.protected = stmt
-        .query_map([], |r| {
-            Ok(Protection {
-                count: Count {
-                    objects: r.get::<_, i64>(0)? as u64,
-                    files: r.get::<_, i64>(1)? as u64,
-                    disk_bytes: r.get::<_, i64>(2)? as u64,
-                },
-                protection: r.get(3)?,
+            ))
+            .context("counting the protections")?;
+        plan.protected = stmt
+            .query_map([], |r| {
+                Ok(Protection {
+                    count: Count {
+                        objects: r.get::<_, i64>(0)? as u64,
+                        files: r.get::<_, i64>(1)? as u64,
+                        disk_bytes: r.get::<_, i64>(2)? as u64,
+                    },
+                    protection: r.get(3)?,
+                })
             })
-        })
-        .context("counting the protections")?
-        .collect::<rusqlite::Result<_>>()
-        .context("counting the protections")?;
+            .context("counting the protections")?
+            .collect::<rusqlite::Result<_>>()
+            .context("counting the protections")?;
+    }
     // (One policy: every selected object is in its selection, so the
     // total is its count.)
     plan.count = match plan.policies.as_slice() {

@@ -11,6 +11,7 @@
 //! correlated lookup of the N-th and N+1-th time of every group), and a
 //! warm plan that sees reuse runs it once per pass.
 
+use super::Count;
 use anyhow::{Context, Result};
 
 /// One object of a group: id, archive mtime (None: no archive), last use,
@@ -24,39 +25,16 @@ pub struct Member {
     pub disk_bytes: u64,
 }
 
-/// What a run of the rule selected: objects, their entries and bytes on
-/// disk, summed from the same index rows the rule judged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Sums {
-    pub objects: u64,
-    pub files: u64,
-    pub disk_bytes: u64,
-}
-
-impl Sums {
-    fn add(&mut self, o: &Sums) {
-        self.objects += o.objects;
-        self.files += o.files;
-        self.disk_bytes += o.disk_bytes;
-    }
-
-    fn sub(&mut self, o: &Sums) {
-        self.objects = self.objects.saturating_sub(o.objects);
-        self.files = self.files.saturating_sub(o.files);
-        self.disk_bytes = self.disk_bytes.saturating_sub(o.disk_bytes);
-    }
-}
-
 /// What the rule selected, in all and per group: a pass that judges some
 /// groups again replaces theirs (see [`Tally::rejudge`]).
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
-    pub total: Sums,
-    by_group: rustc_hash::FxHashMap<i64, Sums>,
+    pub total: Count,
+    by_group: rustc_hash::FxHashMap<i64, Count>,
 }
 
 impl Tally {
-    fn record(&mut self, group_id: i64, sums: Sums) {
+    fn record(&mut self, group_id: i64, sums: Count) {
         if sums.objects > 0 {
             self.total.add(&sums);
             self.by_group.insert(group_id, sums);
@@ -89,7 +67,7 @@ pub fn judge(
     keep: usize,
     selected: &mut Vec<i64>,
     ties: &mut Vec<i64>,
-    sums: &mut Sums,
+    sums: &mut Count,
 ) {
     let keep = keep.max(1);
     if group.len() <= keep {
@@ -132,7 +110,7 @@ pub fn judge(
 pub fn select(conn: &rusqlite::Connection, keep: u32, policy: i64, regroup: bool) -> Result<Tally> {
     let (mut selected, mut ties, mut tally) = (Vec::new(), Vec::new(), Tally::default());
     let mut judge_group = |group_id: Option<i64>, group: &[Member], selected: &mut Vec<i64>| {
-        let mut sums = Sums::default();
+        let mut sums = Count::default();
         judge(group, keep as usize, selected, &mut ties, &mut sums);
         if let Some(g) = group_id {
             tally.record(g, sums);
@@ -212,10 +190,10 @@ mod tests {
     }
 
     fn run(group: &[Member], keep: usize) -> (Vec<i64>, Vec<i64>) {
-        let (mut s, mut t, mut sums) = (Vec::new(), Vec::new(), Sums::default());
+        let (mut s, mut t, mut sums) = (Vec::new(), Vec::new(), Count::default());
         judge(group, keep, &mut s, &mut t, &mut sums);
         // The sums are those of the selected members.
-        let expect = Sums {
+        let expect = Count {
             objects: s.len() as u64,
             files: s.iter().map(|&id| id as u64).sum(),
             disk_bytes: s.iter().map(|&id| 4096 * id as u64).sum(),

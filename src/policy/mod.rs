@@ -11,6 +11,29 @@ pub mod stamps;
 use anyhow::{Context, Result};
 pub use stamps::StampDir;
 
+/// Objects, files and bytes on disk (what a policy selects, what a
+/// protection keeps).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, PartialEq, Eq)]
+pub struct Count {
+    pub objects: u64,
+    pub files: u64,
+    pub disk_bytes: u64,
+}
+
+impl Count {
+    pub fn add(&mut self, o: &Count) {
+        self.objects += o.objects;
+        self.files += o.files;
+        self.disk_bytes += o.disk_bytes;
+    }
+
+    pub fn sub(&mut self, o: &Count) {
+        self.objects = self.objects.saturating_sub(o.objects);
+        self.files = self.files.saturating_sub(o.files);
+        self.disk_bytes = self.disk_bytes.saturating_sub(o.disk_bytes);
+    }
+}
+
 /// One cleanup policy, as resolved from the command line.
 #[derive(Debug, Clone)]
 pub enum Policy {
