@@ -58,6 +58,16 @@ impl TotalsDelta {
         self.size += o.size;
     }
 
+    /// From sums `before` to sums `self`.
+    fn since(&self, before: &TotalsDelta) -> TotalsDelta {
+        TotalsDelta {
+            objects: self.objects - before.objects,
+            entries: self.entries - before.entries,
+            disk_bytes: self.disk_bytes - before.disk_bytes,
+            size: self.size - before.size,
+        }
+    }
+
     /// `totals` changed by this.
     pub fn apply(&self, t: crate::index::Totals) -> crate::index::Totals {
         let f = |v: u64, d: i64| (v as i64).saturating_add(d).max(0) as u64;
@@ -70,7 +80,8 @@ impl TotalsDelta {
     }
 }
 
-/// The aggregates of the objects in temp.touched, as the index holds them.
+/// The aggregates of the objects in temp.touched, as the index holds them
+/// (a change from nothing: two of them give the change between).
 fn touched_sums(tx: &rusqlite::Transaction<'_>) -> Result<TotalsDelta> {
     tx.query_row(
         "SELECT count(*), coalesce(sum(o.n_entries), 0), coalesce(sum(o.disk_bytes), 0),
@@ -325,13 +336,7 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
         let before = touched_sums(&tx)?;
         tx.execute_batch(crate::index::REFRESH_OBJECTS_SQL)
             .context("recomputing re-stat-ed objects")?;
-        let after = touched_sums(&tx)?;
-        report.totals_delta = TotalsDelta {
-            objects: after.objects - before.objects,
-            entries: after.entries - before.entries,
-            disk_bytes: after.disk_bytes - before.disk_bytes,
-            size: after.size - before.size,
-        };
+        report.totals_delta = touched_sums(&tx)?.since(&before);
     }
     tx.commit().context("committing the re-stat")?;
     index.dir_paths = Some(dirs);
