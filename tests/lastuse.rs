@@ -853,6 +853,37 @@ fn warm_plans_equal_fresh_plans_across_restat_batches() {
         Some(fresh.len() as u64),
         "the re-planned warm copy selects what a fresh index selects"
     );
+    // With more than one CPU, connections beside the main one read the
+    // first pass's rows; what they found is in the warm index: every
+    // selected file as the disk has it.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let readers = doc["plan"]["restat"]["readers"].as_u64();
+    assert_eq!(
+        readers,
+        Some(if cpus > 1 { cpus.min(4) as u64 } else { 0 }),
+        "{}",
+        doc["plan"]["restat"]
+    );
+    let listed: std::collections::HashSet<&String> = warm.iter().collect();
+    let of_listed = |entries: Vec<Entry>| -> Vec<(String, u64, i64)> {
+        entries
+            .into_iter()
+            .map(|e| {
+                let path = cache.path(&e.path).display().to_string();
+                (path, e.size, (e.mtime * 1e6).round() as i64)
+            })
+            .filter(|(path, _, _)| listed.contains(path))
+            .collect()
+    };
+    let (on_disk, indexed) = (
+        of_listed(disk_entries(&cache)),
+        of_listed(index_entries(&cache)),
+    );
+    assert_eq!(on_disk.len(), warm.len());
+    assert!(
+        indexed == on_disk,
+        "the warm index holds the selected files as they are"
+    );
 }
 
 /// A removal records its files and updates the index 2,048 selected

@@ -703,6 +703,26 @@ impl Index {
         Ok(())
     }
 
+    /// `n` more read-only connections to this index, for threads that read
+    /// beside this one (a WAL index only: they see what was committed, and
+    /// never block its writer). `None` if the index is not in WAL mode or
+    /// one of them cannot be opened: the caller then reads on `conn`.
+    /// Each gets a small page cache: what they read is read once.
+    pub fn side_readers(&self, n: usize) -> Option<Vec<Connection>> {
+        if !self.can_checkpoint_in_background() {
+            return None;
+        }
+        let open = || -> rusqlite::Result<Connection> {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(&self.path, flags)?;
+            conn.busy_timeout(Duration::from_secs(30))?;
+            conn.execute_batch("PRAGMA cache_size = -8192; PRAGMA query_only = 1;")?;
+            register_functions(&conn)?;
+            Ok(conn)
+        };
+        (0..n).map(|_| open().ok()).collect()
+    }
+
     /// Whether this is a new index not yet published at its path.
     pub fn is_staged(&self) -> bool {
         self.staging.is_some()

@@ -34,6 +34,9 @@ pub struct RestatReport {
     /// Entries gone since the scan.
     pub gone: u64,
     pub duration_ms: u64,
+    /// Connections that read the first pass's rows beside the main one
+    /// (0: it read them itself); the most of any re-stat of the plan.
+    pub readers: u64,
     /// What the changes did to the index's totals (objects, entries,
     /// bytes): the plan adds them to the scan's instead of counting
     /// every object again.
@@ -107,6 +110,7 @@ impl RestatReport {
         self.changed += other.changed;
         self.gone += other.gone;
         self.duration_ms += other.duration_ms;
+        self.readers = self.readers.max(other.readers);
         self.totals_delta.add(&other.totals_delta);
     }
 }
@@ -198,20 +202,49 @@ fn rows(
 ) -> Result<Vec<Row>> {
     let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT o.id, e.id, e.kind = 'siginfo', o.dir_id, o.stem, e.ext,
-                    e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink
+            "SELECT {ROW_COLUMNS}
              FROM temp.restat_todo t
              CROSS JOIN object o ON o.id = t.id
              JOIN entry e  ON e.object_id = o.id
              WHERE t.id > ?1 AND t.id <= ?2 AND {filter}"
         ))
         .context("preparing the re-stat query")?;
+    let rows = stmt
+        .query(params![after, end])
+        .context("reading the objects to re-stat")?;
+    read_rows(tx, dirs, rows)
+}
+
+/// The first pass's entries of the objects `ids` (sorted), read on a
+/// connection of its own.
+fn first_rows_of(conn: &rusqlite::Connection, dirs: &DirPaths, ids: &[i64]) -> Result<Vec<Row>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS}
+             FROM rarray(?1) t
+             CROSS JOIN object o ON o.id = t.value
+             JOIN entry e  ON e.object_id = o.id
+             WHERE {FIRST_PASS}"
+        ))
+        .context("preparing the re-stat query")?;
+    let rows = stmt
+        .query([crate::index::id_array(ids.to_vec())])
+        .context("reading the objects to re-stat")?;
+    read_rows(conn, dirs, rows)
+}
+
+/// What [`read_rows`] reads.
+const ROW_COLUMNS: &str = "o.id, e.id, e.kind = 'siginfo', o.dir_id, o.stem, e.ext,
+                    e.size, e.blocks, e.mtime_ns, e.ino, e.is_symlink";
+
+fn read_rows(
+    conn: &rusqlite::Connection,
+    dirs: &DirPaths,
+    mut rows: rusqlite::Rows<'_>,
+) -> Result<Vec<Row>> {
     // (Stem and extension are borrowed from the row: each path is built
     // in one allocation.)
     let mut out = Vec::new();
-    let mut rows = stmt
-        .query(params![after, end])
-        .context("reading the objects to re-stat")?;
     while let Some(r) = rows.next().context("reading the objects to re-stat")? {
         let read = || -> rusqlite::Result<Row> {
             let dir_id: i64 = r.get(3)?;
@@ -223,7 +256,9 @@ fn rows(
                 // refresh the map.)
                 None => {
                     let dir: String =
-                        tx.query_row("SELECT path FROM dir WHERE id = ?1", [dir_id], |d| d.get(0))?;
+                        conn.query_row("SELECT path FROM dir WHERE id = ?1", [dir_id], |d| {
+                            d.get(0)
+                        })?;
                     rel_path(&dir, stem, ext)
                 }
             };
@@ -260,6 +295,11 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
     let started = std::time::Instant::now();
     let (index_is_store, cache_root) = (index.store.is_some(), index.cache_root.clone());
     let mut report = RestatReport::default();
+    let mut beside = if index_is_store {
+        None
+    } else {
+        side_readers(index, jobs)?
+    };
     let tx = index.conn.transaction().context("starting the re-stat")?;
     let pool = crate::pool::get(jobs)?;
     tx.execute_batch(
@@ -286,6 +326,19 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
         if pass == 1 && report.changed + report.gone == 0 {
             // No first stat changed: no object has other entries to check.
             break;
+        }
+        if let Some((readers, ids)) = beside.take().filter(|_| pass == 0) {
+            report.readers = readers.len() as u64;
+            first_pass_beside(
+                &tx,
+                readers,
+                &ids,
+                dirs_ref,
+                (pool, &root),
+                progress,
+                &mut report,
+            )?;
+            continue;
         }
         // The threads stat one batch while this thread writes back the
         // batch before and reads the rows of the next one.
@@ -342,6 +395,128 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
     index.dir_paths = Some(dirs);
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Side connections read the first pass's rows when the re-stat is
+/// bigger than a batch and there is more than one CPU: reading the rows
+/// (SQLite, one thread) took as long as stat-ing them (every thread), so
+/// one reader left the CPUs idle half the time. With readers beside the
+/// main connection, each reads a batch, stats it on the pool and sends
+/// back what changed; this thread only writes that back.
+/// Returns the readers and the ids to re-stat, sorted.
+type Beside = (Vec<rusqlite::Connection>, Vec<i64>);
+
+fn side_readers(index: &Index, jobs: usize) -> Result<Option<Beside>> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = cpus.min(jobs).min(MAX_READERS);
+    if n < 2 {
+        return Ok(None);
+    }
+    let todo: i64 = index
+        .conn
+        .query_row("SELECT count(*) FROM temp.restat_todo", [], |r| r.get(0))
+        .context("counting the objects to re-stat")?;
+    if todo <= OBJECTS_PER_BATCH {
+        return Ok(None);
+    }
+    let Some(readers) = index.side_readers(n) else {
+        return Ok(None);
+    };
+    let mut stmt = index
+        .conn
+        .prepare("SELECT id FROM temp.restat_todo ORDER BY id")
+        .context("reading the objects to re-stat")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))
+        .context("reading the objects to re-stat")?
+        .collect::<rusqlite::Result<Vec<i64>>>()
+        .context("reading the objects to re-stat")?;
+    Ok(Some((readers, ids)))
+}
+
+/// Readers beside the main connection, at most.
+const MAX_READERS: usize = 4;
+
+/// What a reader found in one batch: its counts, and the rows whose stat
+/// differed, with their fresh stat.
+struct Found {
+    objects: u64,
+    entries: u64,
+    rows: Vec<Row>,
+    fresh: Vec<Fresh>,
+}
+
+/// The first pass with `readers` beside the main connection (see
+/// [`side_readers`]): each takes the next batch of `ids`, reads its rows,
+/// stats them on the pool, and sends what changed to this thread, which
+/// writes it back in `tx`. (The readers see the index as last committed;
+/// `tx` has changed nothing they read: it writes back only entries of
+/// batches already read.)
+fn first_pass_beside(
+    tx: &rusqlite::Transaction<'_>,
+    readers: Vec<rusqlite::Connection>,
+    ids: &[i64],
+    dirs: &DirPaths,
+    (pool, root): (&rayon::ThreadPool, &rustix::fd::OwnedFd),
+    progress: &Counters,
+    report: &mut RestatReport,
+) -> Result<()> {
+    let batches: Vec<&[i64]> = ids.chunks(OBJECTS_PER_BATCH as usize).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (send, receive) = std::sync::mpsc::channel::<Found>();
+    std::thread::scope(|s| -> Result<()> {
+        let workers: Vec<_> = readers
+            .into_iter()
+            .map(|conn| {
+                let (send, batches, next) = (send.clone(), &batches, &next);
+                s.spawn(move || -> Result<()> {
+                    let conn = &conn;
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(batch) = batches.get(k) else {
+                            return Ok(());
+                        };
+                        let rows = first_rows_of(conn, dirs, batch)?;
+                        Counters::add(&progress.restat_queued, rows.len() as u64);
+                        let fresh = stat_all(pool, root, &rows, progress);
+                        let mut found = Found {
+                            objects: rows.chunk_by(|a, b| a.object_id == b.object_id).count()
+                                as u64,
+                            entries: rows.len() as u64,
+                            rows: Vec::new(),
+                            fresh: Vec::new(),
+                        };
+                        for (row, f) in rows.into_iter().zip(fresh) {
+                            if !matches!(f, Fresh::Same) {
+                                found.rows.push(row);
+                                found.fresh.push(f);
+                            }
+                        }
+                        if send.send(found).is_err() {
+                            // (This thread stopped on an error of its own.)
+                            return Ok(());
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(send);
+        let mut written = Ok(());
+        for found in receive {
+            report.objects += found.objects;
+            report.entries += found.entries;
+            written = write_back(tx, &found.rows, found.fresh, report);
+            if written.is_err() {
+                // Readers stop at their next send.
+                break;
+            }
+        }
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a re-stat thread panicked"))??;
+        }
+        written
+    })
 }
 
 /// `lstat` every row, in parallel.
