@@ -835,6 +835,9 @@ fn warm_plans_equal_fresh_plans_across_restat_batches() {
     // a fresh index selects.
     let copy = cache.outside("warm-copy.sqlite");
     fs::copy(&cache.index, &copy).expect("copying the warm index");
+    // (And one for `-j 1`: the main connection reads every batch.)
+    let serial = cache.outside("warm-serial.sqlite");
+    fs::copy(&cache.index, &serial).expect("copying the warm index");
     let json = cache.run_with_index(&copy, &["-d", "-n", "--format", "json"]);
     json.expect_code(0);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
@@ -864,6 +867,14 @@ fn warm_plans_equal_fresh_plans_across_restat_batches() {
         "{}",
         doc["plan"]["restat"]
     );
+    let one = cache.run_with_index(&serial, &["-d", "-n", "-j", "1", "--format", "json"]);
+    one.expect_code(0);
+    let one: serde_json::Value = serde_json::from_str(&one.stdout).expect("stdout is JSON");
+    assert_eq!(one["plan"]["restat"]["readers"].as_u64(), Some(0));
+    assert_eq!(one["plan"]["files"].as_u64(), Some(fresh.len() as u64));
+    let (serial_list, serial_line) = listing(&cache, &serial, &["-d", "-j", "1"]);
+    assert_same_paths(&serial_list, &fresh, "warm -j 1 vs fresh -d -n -D");
+    assert_eq!(serial_line, fresh_line);
     let listed: std::collections::HashSet<&String> = warm.iter().collect();
     let of_listed = |entries: Vec<Entry>| -> Vec<(String, u64, i64)> {
         entries

@@ -298,7 +298,7 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
     let mut beside = if index_is_store {
         None
     } else {
-        side_readers(index, jobs)?
+        readers_beside(index, jobs)?
     };
     let tx = index.conn.transaction().context("starting the re-stat")?;
     let pool = crate::pool::get(jobs)?;
@@ -397,16 +397,19 @@ pub fn restat(index: &mut Index, jobs: usize, progress: &Counters) -> Result<Res
     Ok(report)
 }
 
-/// Side connections read the first pass's rows when the re-stat is
-/// bigger than a batch and there is more than one CPU: reading the rows
-/// (SQLite, one thread) took as long as stat-ing them (every thread), so
-/// one reader left the CPUs idle half the time. With readers beside the
-/// main connection, each reads a batch, stats it on the pool and sends
-/// back what changed; this thread only writes that back.
-/// Returns the readers and the ids to re-stat, sorted.
+/// Read-only connections for the first pass, and the ids to re-stat
+/// (sorted).
 type Beside = (Vec<rusqlite::Connection>, Vec<i64>);
 
-fn side_readers(index: &Index, jobs: usize) -> Result<Option<Beside>> {
+/// Side connections read the first pass's rows when the re-stat is
+/// bigger than a batch, there is more than one CPU and `-j` is above 1:
+/// reading the rows (SQLite, one thread) took as long as stat-ing them
+/// (every thread), so one reader left the CPUs idle half the time. With
+/// readers beside the main connection, each reads a batch, stats it on
+/// the pool and sends back what changed; this thread only writes that
+/// back. `None`: the main connection reads them (also when the index is
+/// not in WAL mode, see [`Index::side_readers`]).
+fn readers_beside(index: &Index, jobs: usize) -> Result<Option<Beside>> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n = cpus.min(jobs).min(MAX_READERS);
     if n < 2 {
@@ -447,7 +450,7 @@ struct Found {
 }
 
 /// The first pass with `readers` beside the main connection (see
-/// [`side_readers`]): each takes the next batch of `ids`, reads its rows,
+/// [`readers_beside`]): each takes the next batch of `ids`, reads its rows,
 /// stats them on the pool, and sends what changed to this thread, which
 /// writes it back in `tx`. (The readers see the index as last committed;
 /// `tx` has changed nothing they read: it writes back only entries of
