@@ -267,6 +267,7 @@ impl CleanConfig {
             fresh_baseline: !self.dry_run,
             read_only: false,
             reuse_restats: false,
+            record_restats: false,
             jobs: self.cache.jobs,
             progress: Default::default(),
         }

@@ -215,6 +215,7 @@ pub fn build(index: &mut Index, reclaim: &[(String, Request)], now_ns: i64) -> R
     for (i, (label, req)) in reclaim.iter().enumerate() {
         let req = Request {
             reuse_restats: i > 0,
+            record_restats: i + 1 < reclaim.len(),
             ..req.clone()
         };
         let p = plan::plan(index, &req).with_context(|| format!("report: planning {label}"))?;
