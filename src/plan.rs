@@ -252,7 +252,11 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
         // With `-d`, a pass after a re-stat judges again only the groups
         // it changed.
         let regrouped = duplicates.filter(|_| after_restat);
-        let budget = select_once(&index.conn, req, regrouped, &mut dup_tally)?;
+        let beside = match (duplicates, regrouped) {
+            (Some(_), None) => duplicates_beside(index, req),
+            _ => Vec::new(),
+        };
+        let budget = select_once(&index.conn, req, regrouped, &mut dup_tally, beside)?;
         plan.select_ms += t.elapsed().as_millis() as u64;
         if edges && !all_edges {
             // Objects this pass keeps (or protects) whose edges are not
@@ -419,11 +423,24 @@ fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<
 /// those it emptied and dropped): `-d` judges again only the groups of
 /// those objects, and keeps what it decided for every other group (none of
 /// their objects changed).
+/// Read-only connections for `-d` over the whole index to read parts of
+/// its groups beside the main one: one fewer than the CPUs it may use (at
+/// most 4), none if the index cannot have them.
+fn duplicates_beside(index: &Index, req: &Request) -> Vec<rusqlite::Connection> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = cpus.min(req.jobs).min(4).saturating_sub(1);
+    if n == 0 {
+        return Vec::new();
+    }
+    index.side_readers(n).unwrap_or_default()
+}
+
 fn select_once(
     conn: &rusqlite::Connection,
     req: &Request,
     regrouped: Option<usize>,
     dup_tally: &mut Option<DupTally>,
+    mut beside: Vec<rusqlite::Connection>,
 ) -> Result<Option<SizeSelection>> {
     let regroup = regrouped.is_some();
     // A regrouped pass with `-d` alone changes its selection only for the
@@ -486,8 +503,14 @@ fn select_once(
         let what = || format!("running the {} policy", p.name());
         match p {
             Policy::Duplicates { keep } => {
-                let tally = policy::duplicates::select(conn, *keep, i as i64, regroup)
-                    .with_context(what)?;
+                let tally = policy::duplicates::select(
+                    conn,
+                    *keep,
+                    i as i64,
+                    regroup,
+                    std::mem::take(&mut beside),
+                )
+                .with_context(what)?;
                 // What the count of the plan would add up again: over
                 // every group, or the earlier tally with the groups
                 // judged again replaced (their selection is all that a

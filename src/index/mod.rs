@@ -705,11 +705,13 @@ impl Index {
 
     /// `n` more read-only connections to this index, for threads that read
     /// beside this one (a WAL index only: they see what was committed, and
-    /// never block its writer). `None` if the index is not in WAL mode or
-    /// one of them cannot be opened: the caller then reads on `conn`.
+    /// never block its writer). `None` if the index is not in WAL mode,
+    /// `conn` is in a transaction, or one of them cannot be opened: the
+    /// caller then reads on `conn`.
     /// Each gets a small page cache: what they read is read once.
     pub fn side_readers(&self, n: usize) -> Option<Vec<Connection>> {
-        if !self.can_checkpoint_in_background() {
+        // (They could not see what an open transaction of `conn` wrote.)
+        if !self.conn.is_autocommit() || !self.can_checkpoint_in_background() {
             return None;
         }
         let open = || -> rusqlite::Result<Connection> {
