@@ -427,8 +427,7 @@ fn check_preconditions(index: &Index, req: &Request, plan: &mut Plan) -> Result<
 /// its groups beside the main one: one fewer than the CPUs it may use (at
 /// most 4), none if the index cannot have them.
 fn duplicates_beside(index: &Index, req: &Request) -> Vec<rusqlite::Connection> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let n = cpus.min(req.jobs).min(4).saturating_sub(1);
+    let n = Index::reader_threads(req.jobs) - 1;
     if n == 0 {
         return Vec::new();
     }

@@ -703,6 +703,14 @@ impl Index {
         Ok(())
     }
 
+    /// How many threads a stage may read this index with at once (its own
+    /// connection and [`Index::side_readers`]): one per CPU, within `-j`,
+    /// at most 4 (SQLite work is CPU; more only contend for the cores).
+    pub fn reader_threads(jobs: usize) -> usize {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus.min(jobs).clamp(1, 4)
+    }
+
     /// `n` more read-only connections to this index, for threads that read
     /// beside this one (a WAL index only: they see what was committed, and
     /// never block its writer). `None` if the index is not in WAL mode,

@@ -410,8 +410,7 @@ type Beside = (Vec<rusqlite::Connection>, Vec<i64>);
 /// back. `None`: the main connection reads them (also when the index is
 /// not in WAL mode, see [`Index::side_readers`]).
 fn readers_beside(index: &Index, jobs: usize) -> Result<Option<Beside>> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let n = cpus.min(jobs).min(MAX_READERS);
+    let n = Index::reader_threads(jobs);
     if n < 2 {
         return Ok(None);
     }
@@ -436,9 +435,6 @@ fn readers_beside(index: &Index, jobs: usize) -> Result<Option<Beside>> {
         .context("reading the objects to re-stat")?;
     Ok(Some((readers, ids)))
 }
-
-/// Readers beside the main connection, at most.
-const MAX_READERS: usize = 4;
 
 /// What a reader found in one batch: its counts, and the rows whose stat
 /// differed, with their fresh stat.
