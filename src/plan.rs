@@ -72,6 +72,17 @@ pub struct Request {
 }
 
 impl Request {
+    /// What the plan's re-stats look at: only objects with an archive
+    /// (what BitBake touches in place), unless the removal needs the
+    /// whole selection as its baseline (`fresh_baseline`).
+    pub fn restat_reach(&self) -> scan::Reach {
+        if self.fresh_baseline {
+            scan::Reach::All
+        } else {
+            scan::Reach::Archives
+        }
+    }
+
     /// Whether dependency retention may take back what `p` selected.
     pub fn deps_apply_to(&self, p: &Policy) -> bool {
         self.keep_deps.unwrap_or_else(|| p.keeps_deps_by_default())
@@ -283,7 +294,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             restat_candidates(&index.conn, req, regrouped)?
         };
         if todo > 0 {
-            let mut r = scan::restat(index, req.jobs, &req.progress)?;
+            let mut r = scan::restat(index, req.restat_reach(), req.jobs, &req.progress)?;
             plan.restat.add(&r);
             // (Only a later pass or plan asks what was re-stat-ed: 20 ms
             // for the 141k objects of a warm `-d` at 300k when none does.)
@@ -760,7 +771,7 @@ fn restat_group_siblings(index: &mut Index, req: &Request) -> Result<RestatRepor
     if todo_count(&index.conn)? == 0 {
         return Ok(RestatReport::default());
     }
-    let r = scan::restat(index, req.jobs, &req.progress)?;
+    let r = scan::restat(index, req.restat_reach(), req.jobs, &req.progress)?;
     mark_restat_done(&index.conn)?;
     // (Only a re-stat that changed something recomputes touched_group.)
     let keep_groups = if r.changed + r.gone > 0 {

@@ -633,8 +633,12 @@ fn random_cache(seed: u64, n: usize) -> (Cache, Vec<ObjectSpec<'static>>) {
     (cache, specs)
 }
 
-/// Builds reuse objects in place (archive, .sig and .siginfo touched, not
-/// .done, directories unchanged), add new objects and remove others.
+/// What builds do, as BitBake does it: reuse objects in place (archive,
+/// .sig and .siginfo touched, not .done, directories unchanged), run
+/// tasks without an archive again (their siginfo written to a temporary
+/// file and renamed over the old one, as `dump_sigtask` does: the
+/// directory changes), add new objects and remove others. Returns how
+/// many objects were reused or rewritten.
 fn reuse_and_churn(cache: &Cache, specs: &[ObjectSpec<'static>], seed: u64) -> usize {
     let mut rng = Rng(seed ^ 0xabcdef);
     let now = now_secs();
@@ -642,8 +646,16 @@ fn reuse_and_churn(cache: &Cache, specs: &[ObjectSpec<'static>], seed: u64) -> u
     for s in specs {
         if rng.below(4) == 0 {
             let when = now - rng.below(5 * DAY as u64) as i64;
-            for ext in s.exts.iter().filter(|e| !e.ends_with(".done")) {
-                set_mtime(&cache.path(&s.rel_path(ext)), when);
+            if s.exts == SIGINFO_ONLY {
+                let path = cache.path(&s.rel_path(s.exts[0]));
+                let tmp = path.with_file_name(format!("sigtask.{}", rng.below(1 << 30)));
+                fs::write(&tmp, siginfo_bytes(s)).expect("writing a siginfo again");
+                set_mtime(&tmp, when);
+                fs::rename(&tmp, &path).expect("renaming the siginfo into place");
+            } else {
+                for ext in s.exts.iter().filter(|e| !e.ends_with(".done")) {
+                    set_mtime(&cache.path(&s.rel_path(ext)), when);
+                }
             }
             touched += 1;
         }
@@ -745,6 +757,63 @@ fn warm_reuse_of_a_stale_duplicate_switches_which_object_goes() {
         aged,
         Vec::<String>::new(),
         "nothing is 30 days old any more"
+    );
+}
+
+/// BitBake never changes an object without an archive in place (it
+/// renames a new siginfo over the old one, which the scan sees), so a
+/// plan re-stats only objects with an archive. Something else that
+/// touches such a siginfo in place (here `touch`) is not seen by a warm
+/// dry run, but is seen by `--full-rescan`, and `-y` (which re-stats its
+/// whole selection before it removes anything) keeps the object.
+#[test]
+fn siginfo_only_object_touched_in_place_is_kept_by_a_removal() {
+    let b = build(&[
+        o("compile", "gcc", 250).task("compile").exts(SIGINFO_ONLY),
+        o("sysroot", "gcc", 100),
+        o("fresh", "zlib", 1),
+    ]);
+    b.cache.sub("scan", &[]).expect_code(0);
+    let abs = |names: &[&str]| -> Vec<String> {
+        b.files_of(names)
+            .iter()
+            .map(|r| b.cache.path(r).display().to_string())
+            .collect()
+    };
+    let args = ["--older-than", "30d", "--no-keep-deps"];
+    assert_eq!(
+        listing(&b.cache, &b.cache.index, &args).0,
+        abs(&["compile", "sysroot"])
+    );
+    let siginfo = b.files["compile"][0].clone();
+    set_mtime(&b.cache.path(&siginfo), now_secs() - 3600);
+    // The warm dry run plans from what the scan recorded for it.
+    let copy = b.cache.outside("warm-copy.sqlite");
+    fs::copy(&b.cache.index, &copy).expect("copying the warm index");
+    assert_eq!(
+        listing(&b.cache, &copy, &args).0,
+        abs(&["compile", "sysroot"])
+    );
+    let mut full = args.to_vec();
+    full.push("--full-rescan");
+    assert_eq!(listing(&b.cache, &copy, &full).0, abs(&["sysroot"]));
+    // The removal from the warm index takes only what a fresh plan takes.
+    let mut wet = args.to_vec();
+    wet.push("-y");
+    let run = b.cache.run(&wet);
+    run.expect_code(0);
+    let all: Vec<String> = sorted(b.files.values().cloned());
+    // (Planned without it, not planned and then skipped.)
+    assert!(
+        run.stdout_lines()
+            .contains(&summary(b.files_of(&["sysroot"]).len(), all.len()).as_str()),
+        "{}",
+        run.stdout
+    );
+    assert_same_paths(
+        &b.cache.files(),
+        &without(&all, &b.files_of(&["sysroot"])),
+        "-y after the siginfo was touched in place",
     );
 }
 

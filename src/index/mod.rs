@@ -690,8 +690,20 @@ impl Index {
             .with_context(|| format!("reading the page size of index {}", self.path.display()))?;
         let wal = side_file(&self.path, "-wal");
         let frames = std::fs::metadata(&wal).map_or(0, |m| m.len() / (page + 24));
-        if frames <= AUTOCHECKPOINT_FRAMES || self.checkpointer.is_some() {
+        if frames <= AUTOCHECKPOINT_FRAMES {
             return Ok(());
+        }
+        match self.checkpointer.take() {
+            // (It copies what was committed when it started: a later
+            // commit's frames wait for the next one, or for the close.)
+            Some(running) if !running.is_finished() => {
+                self.checkpointer = Some(running);
+                return Ok(());
+            }
+            Some(done) => {
+                let _ = done.join();
+            }
+            None => {}
         }
         let path = self.path.clone();
         self.checkpointer = Some(std::thread::spawn(move || {
@@ -1196,6 +1208,45 @@ mod tests {
         assert!(!other.exists() && !staging_path(&other).exists());
         let (_, notes) = Index::open(&db, Path::new("/cache/a"))?;
         assert!(!notes.created);
+        Ok(())
+    }
+
+    /// A second big commit (the re-stat's, after the scan's) gets a
+    /// background checkpoint of its own once the first one is done: the
+    /// database file holds both before the index closes.
+    #[test]
+    fn each_big_commit_gets_a_background_checkpoint() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("i.sqlite");
+        let (mut index, _) = Index::open(&db, Path::new("/cache/a"))?;
+        index.publish()?;
+        index.conn.execute_batch("CREATE TABLE t(x BLOB);")?;
+        let blob = vec![7u8; 20_000];
+        let wait = |index: &Index| {
+            while index
+                .checkpointer
+                .as_ref()
+                .is_some_and(|c| !c.is_finished())
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        for round in 1..=2u64 {
+            index.conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+            let tx = index.conn.transaction()?;
+            for _ in 0..1500 {
+                tx.execute("INSERT INTO t(x) VALUES (?1)", [&blob])?;
+            }
+            tx.commit()?;
+            index.restore_autocheckpoint()?;
+            index.checkpoint_in_background()?;
+            wait(&index);
+            let copied = std::fs::metadata(&db)?.len();
+            assert!(
+                copied > round * 1500 * 20_000,
+                "round {round}: {copied} bytes in the database file"
+            );
+        }
         Ok(())
     }
 

@@ -11,7 +11,7 @@ mod store_walk;
 mod walk;
 mod writer;
 
-pub use restat::{RestatReport, restat};
+pub use restat::{Reach, RestatReport, restat};
 pub use walk::RawEntry;
 pub use writer::{Stat, UNREADABLE_KNOWN, UNREADABLE_UNKNOWN};
 

@@ -577,7 +577,7 @@ pub fn run_command(mut cmd: Command, stdin: Option<&str>) -> Run {
 
 /// The zstd-compressed JSON a siginfo holds (as BitBake's `dump_sigtask`
 /// writes it, reduced to the keys that matter).
-fn siginfo_bytes(spec: &ObjectSpec<'_>) -> Vec<u8> {
+pub fn siginfo_bytes(spec: &ObjectSpec<'_>) -> Vec<u8> {
     let runtaskhashes: serde_json::Map<String, serde_json::Value> = spec
         .deps
         .iter()
