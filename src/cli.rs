@@ -179,7 +179,9 @@ pub struct CacheArgs {
     /// mtime or ctime changed. Cleanups need not: their plans re-stat what
     /// they depend on. It refreshes the whole index for report and query
     /// (last-use times of objects no plan looked at), and sees an mtime
-    /// moved backwards in place (cp -p onto a file); slower.
+    /// moved backwards in place (cp -p onto a file) and, for a dry run, a
+    /// file of an object without an archive changed in place by something
+    /// other than BitBake (which renames a new siginfo into place); slower.
     #[arg(long, global = true)]
     pub full_rescan: bool,
 

@@ -317,6 +317,14 @@ fn drop_indexes(tx: &Transaction) -> Result<Vec<String>> {
 }
 
 fn load_dirs(tx: &Transaction) -> Result<KnownDirs> {
+    // (Sized once, rather than grown through every power of two: the
+    // highest id bounds the count without reading the table. Capped, in
+    // case ids were spent on directories long gone.)
+    let max_id: Option<i64> = tx
+        .query_row("SELECT max(id) FROM dir", [], |r| r.get(0))
+        .context("reading indexed directories")?;
+    let capacity = max_id.unwrap_or(0).clamp(0, 1 << 22) as usize;
+    let mut dirs = KnownDirs::with_capacity_and_hasher(capacity, Default::default());
     // Unreadable dirs were recorded with stamp -1: they are listed again.
     let mut stmt = tx
         .prepare("SELECT id, path, mtime_ns, ctime_ns FROM dir")
@@ -335,6 +343,9 @@ fn load_dirs(tx: &Transaction) -> Result<KnownDirs> {
             ))
         })
         .context("reading indexed directories")?;
-    rows.collect::<rusqlite::Result<KnownDirs>>()
-        .context("reading indexed directories")
+    for row in rows {
+        let (path, dir) = row.context("reading indexed directories")?;
+        dirs.insert(path, dir);
+    }
+    Ok(dirs)
 }

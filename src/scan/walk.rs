@@ -199,7 +199,9 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
     // A directory the index knows is only stat-ed first (it is listed
     // only if its stamp changed); any other is opened at once and its
     // stamp read from the open descriptor: one path lookup, not two.
-    let opened = if ctx.full || !ctx.known.dirs.contains_key(&rel) {
+    // (One lookup: the map holds every directory of the cache.)
+    let known_dir = ctx.known.dirs.get(&rel);
+    let opened = if ctx.full || known_dir.is_none() {
         match open_dir(ctx, here) {
             Ok(fd) => Some(fd),
             // Gone since its parent was listed, or replaced by a file or
@@ -243,7 +245,7 @@ fn visit<'s>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s>, rel: String) {
         ctime_ns: st.ctime_ns,
     };
     if !ctx.full
-        && let Some(known) = ctx.known.dirs.get(&rel)
+        && let Some(known) = known_dir
         && known.stamp == stamp
     {
         visit_known_children(s, ctx, &rel);
