@@ -737,10 +737,26 @@ const CHANGED_GROUPS: &str =
     "SELECT group_id FROM object WHERE id IN (SELECT object_id FROM temp.touched)
      UNION SELECT group_id FROM temp.touched_group";
 
-/// The objects of temp.restat_todo were re-stat-ed.
+/// The objects of temp.restat_todo were re-stat-ed (and temp.restat_todo
+/// may be left empty). The first time in a plan the to-do table simply
+/// becomes the done one: copying the 145k ids of a warm `-d` at 300k
+/// objects row by row took 18 ms.
 fn mark_restat_done(conn: &rusqlite::Connection) -> Result<()> {
-    conn.execute_batch("INSERT OR IGNORE INTO temp.restat_done SELECT id FROM temp.restat_todo;")
-        .context("noting re-stat-ed objects")
+    let none_yet: bool = conn
+        .query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM temp.restat_done)",
+            [],
+            |r| r.get(0),
+        )
+        .context("noting re-stat-ed objects")?;
+    conn.execute_batch(if none_yet {
+        "DROP TABLE temp.restat_done;
+         ALTER TABLE temp.restat_todo RENAME TO restat_done;
+         CREATE TEMP TABLE restat_todo(id INTEGER PRIMARY KEY);"
+    } else {
+        "INSERT OR IGNORE INTO temp.restat_done SELECT id FROM temp.restat_todo;"
+    })
+    .context("noting re-stat-ed objects")
 }
 
 /// After a re-stat that changed objects, with `-d`: re-stat the objects of
