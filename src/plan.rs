@@ -267,7 +267,13 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
             (Some(_), None) => duplicates_beside(index, req),
             _ => Vec::new(),
         };
-        let budget = select_once(&index.conn, req, regrouped, &mut dup_tally, beside)?;
+        let budget = select_once(
+            &index.conn,
+            req,
+            regrouped,
+            &mut dup_tally,
+            (beside, edges_beside(index, req)),
+        )?;
         plan.select_ms += t.elapsed().as_millis() as u64;
         if edges && !all_edges {
             // Objects this pass keeps (or protects) whose edges are not
@@ -280,7 +286,7 @@ pub fn plan(index: &mut Index, req: &Request) -> Result<Plan> {
                 if read == 0 {
                     break;
                 }
-                reprotect_deps(&index.conn, req)?;
+                reprotect_deps(&index.conn, req, edges_beside(index, req))?;
             }
         }
         index
@@ -445,12 +451,22 @@ fn duplicates_beside(index: &Index, req: &Request) -> Vec<rusqlite::Connection> 
     index.side_readers(n).unwrap_or_default()
 }
 
+/// A read-only connection for dependency retention to read the edges on
+/// while the main one reads its sets (when retention applies, with more
+/// than one CPU for it).
+fn edges_beside(index: &Index, req: &Request) -> Option<rusqlite::Connection> {
+    if !req.needs_edges() || Index::reader_threads(req.jobs) < 2 {
+        return None;
+    }
+    index.side_readers(1).and_then(|mut c| c.pop())
+}
+
 fn select_once(
     conn: &rusqlite::Connection,
     req: &Request,
     regrouped: Option<usize>,
     dup_tally: &mut Option<DupTally>,
-    mut beside: Vec<rusqlite::Connection>,
+    (mut beside, edges_beside): (Vec<rusqlite::Connection>, Option<rusqlite::Connection>),
 ) -> Result<Option<SizeSelection>> {
     let regroup = regrouped.is_some();
     // A regrouped pass with `-d` alone changes its selection only for the
@@ -598,7 +614,7 @@ fn select_once(
     };
     conn.execute_batch(&union)
         .context("taking the union of the policies")?;
-    protect(conn, req, any_unreadable)?;
+    protect(conn, req, any_unreadable, edges_beside)?;
 
     let mut budget = None;
     for (i, p) in req.policies.iter().enumerate() {
@@ -654,20 +670,29 @@ fn select_once(
 /// back go back into the selection, and it runs anew (the other
 /// protections stand). Only without --max-size, whose budget would have
 /// to run again too.
-fn reprotect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
+fn reprotect_deps(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    edges_beside: Option<rusqlite::Connection>,
+) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM temp.protected WHERE why = 'deps';
          INSERT OR IGNORE INTO temp.selected(id)
          SELECT id FROM temp.selection WHERE id NOT IN (SELECT id FROM temp.protected);",
     )
     .context("keeping the dependencies of kept objects")?;
-    protect_deps(conn, req)
+    protect_deps(conn, req, edges_beside)
 }
 
 /// Apply the protections to temp.selected (those of `--max-size`'s own
 /// choices are its own, see `policy::size`). `any_unreadable`: some
 /// directory of the index could not be read.
-fn protect(conn: &rusqlite::Connection, req: &Request, any_unreadable: bool) -> Result<()> {
+fn protect(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    any_unreadable: bool,
+    edges_beside: Option<rusqlite::Connection>,
+) -> Result<()> {
     if any_unreadable {
         conn.execute_batch(
             "INSERT OR IGNORE INTO temp.protected(id, why)
@@ -699,11 +724,16 @@ fn protect(conn: &rusqlite::Connection, req: &Request, any_unreadable: bool) -> 
     }
     conn.execute_batch("DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected);")
         .context("applying the protections")?;
-    protect_deps(conn, req)
+    protect_deps(conn, req, edges_beside)
 }
 
-/// Dependency retention over temp.selected (see `deps/protect.rs`).
-fn protect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
+/// Dependency retention over temp.selected (see `deps/protect.rs`);
+/// `edges_beside` reads the edges meanwhile, if there is one.
+fn protect_deps(
+    conn: &rusqlite::Connection,
+    req: &Request,
+    edges_beside: Option<rusqlite::Connection>,
+) -> Result<()> {
     if !req.needs_edges() {
         return Ok(());
     }
@@ -722,7 +752,7 @@ fn protect_deps(conn: &rusqlite::Connection, req: &Request) -> Result<()> {
          INSERT INTO temp.deps_scope(id) SELECT s.id FROM temp.selected s {unless};"
     ))
     .context("choosing what dependency retention may keep")?;
-    deps::protect(conn)?;
+    deps::protect(conn, edges_beside)?;
     conn.execute_batch(
         "DELETE FROM temp.selected WHERE id IN (SELECT id FROM temp.protected WHERE why = 'deps');",
     )
@@ -936,6 +966,18 @@ fn summarise(
         }];
         plan.protected = Vec::new();
     } else {
+        // (One policy: what it selected and what the plan selects are the
+        // same objects, read without a lookup of each in its selection.)
+        let of_policy = if req.policies.len() == 1 {
+            format!(
+                "SELECT {SUMS} FROM temp.selected s CROSS JOIN object o ON o.id = s.id WHERE ?1 = 0"
+            )
+        } else {
+            format!(
+                "SELECT {SUMS} FROM temp.selection x JOIN temp.selected s ON s.id = x.id
+                 JOIN object o ON o.id = x.id WHERE x.policy = ?1"
+            )
+        };
         plan.policies = req
             .policies
             .iter()
@@ -944,14 +986,7 @@ fn summarise(
                 Ok(PolicySummary {
                     policy: p.name(),
                     description: p.describe(),
-                    count: count(
-                        conn,
-                        &format!(
-                        "SELECT {SUMS} FROM temp.selection x JOIN temp.selected s ON s.id = x.id
-                         JOIN object o ON o.id = x.id WHERE x.policy = ?1"
-                    ),
-                        [i as i64],
-                    )?,
+                    count: count(conn, &of_policy, [i as i64])?,
                 })
             })
             .collect::<Result<_>>()?;

@@ -61,16 +61,64 @@ fn closure(
     out
 }
 
+/// Every edge of the index, as `(dependency key, dependent)`.
+fn read_edges(conn: &rusqlite::Connection) -> Result<Vec<(i64, i64)>> {
+    let mut edges = Vec::new();
+    each_pair(
+        conn,
+        "SELECT hash_key, object_id FROM dep",
+        "the edges",
+        |key, dependent| edges.push((key, dependent)),
+    )
+    .context("dependency retention")?;
+    Ok(edges)
+}
+
 /// Record in `temp.protected` (why = 'deps') every object of
 /// `temp.deps_scope` that an object outside `temp.selected` needs,
-/// directly or through other such objects.
-pub fn protect(conn: &rusqlite::Connection) -> Result<()> {
+/// directly or through other such objects. With `beside` (a read-only
+/// connection to the same index, nothing uncommitted on `conn`), the
+/// edges are read on it, on another thread, while `conn` reads the
+/// temp tables and the keys: at 300k objects these were 238k and 300k
+/// rows, read one after the other.
+pub fn protect(conn: &rusqlite::Connection, beside: Option<rusqlite::Connection>) -> Result<()> {
     let max_id = max_object_id(conn).context("dependency retention")?;
     let scope = id_set(conn, "SELECT id FROM temp.deps_scope", "the scope", max_id)
         .context("dependency retention")?;
     if scope.is_empty() {
         return Ok(());
     }
+    std::thread::scope(|s| {
+        let edges = beside.map(|side| s.spawn(move || read_edges(&side)));
+        let rest = protect_with(conn, &scope, max_id);
+        let edges = match edges {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("dependency retention: a reading thread panicked"))?,
+            None => read_edges(conn),
+        };
+        let (selected, mut scope_keys) = rest?;
+        let mut edges = edges?;
+        let taken = closure(
+            &mut edges,
+            &mut scope_keys,
+            |id| !selected.contains(id),
+            max_id,
+        );
+        drop(edges);
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.protected(id, why) SELECT value, 'deps' FROM rarray(?1)",
+            [crate::index::id_array(taken)],
+        )
+        .context("dependency retention: recording what it keeps")?;
+        Ok(())
+    })
+}
+
+/// The selection and the keys of the objects in `scope`.
+type SetsAndKeys = (IdSet, Vec<(i64, i64)>);
+
+fn protect_with(conn: &rusqlite::Connection, scope: &IdSet, max_id: i64) -> Result<SetsAndKeys> {
     let selected = id_set(
         conn,
         "SELECT id FROM temp.selected",
@@ -91,27 +139,7 @@ pub fn protect(conn: &rusqlite::Connection) -> Result<()> {
         },
     )
     .context("dependency retention")?;
-    let mut edges = Vec::new();
-    each_pair(
-        conn,
-        "SELECT hash_key, object_id FROM dep",
-        "the edges",
-        |key, dependent| edges.push((key, dependent)),
-    )
-    .context("dependency retention")?;
-    let taken = closure(
-        &mut edges,
-        &mut scope_keys,
-        |id| !selected.contains(id),
-        max_id,
-    );
-    drop(edges);
-    conn.execute(
-        "INSERT OR IGNORE INTO temp.protected(id, why) SELECT value, 'deps' FROM rarray(?1)",
-        [crate::index::id_array(taken)],
-    )
-    .context("dependency retention: recording what it keeps")?;
-    Ok(())
+    Ok((selected, scope_keys))
 }
 
 #[cfg(test)]
