@@ -738,19 +738,13 @@ fn warm_reuse_of_a_stale_duplicate_switches_which_object_goes() {
     let b = build(&[o("old", "busybox", 100), o("new", "busybox", 10)]);
     b.cache.sub("scan", &[]).expect_code(0);
     let (before, _) = listing(&b.cache, &b.cache.index, &["-d"]);
-    let as_abs = |names: &[&str]| -> Vec<String> {
-        b.files_of(names)
-            .iter()
-            .map(|r| b.cache.path(r).display().to_string())
-            .collect()
-    };
-    assert_eq!(before, as_abs(&["old"]));
+    assert_eq!(before, b.listed_paths(&["old"]));
     // A build restores "old" this morning: archive and siginfo touched.
     for p in &b.files["old"] {
         set_mtime(&b.cache.path(p), now_secs() - 3600);
     }
     let (after, line) = listing(&b.cache, &b.cache.index, &["-d"]);
-    assert_eq!(after, as_abs(&["new"]));
+    assert_eq!(after, b.listed_paths(&["new"]));
     assert_eq!(line, summary(2, 4));
     let (aged, _) = listing(&b.cache, &b.cache.index, &["--older-than", "30d"]);
     assert_eq!(
@@ -774,16 +768,10 @@ fn siginfo_only_object_touched_in_place_is_kept_by_a_removal() {
         o("fresh", "zlib", 1),
     ]);
     b.cache.sub("scan", &[]).expect_code(0);
-    let abs = |names: &[&str]| -> Vec<String> {
-        b.files_of(names)
-            .iter()
-            .map(|r| b.cache.path(r).display().to_string())
-            .collect()
-    };
     let args = ["--older-than", "30d", "--no-keep-deps"];
     assert_eq!(
         listing(&b.cache, &b.cache.index, &args).0,
-        abs(&["compile", "sysroot"])
+        b.listed_paths(&["compile", "sysroot"])
     );
     let siginfo = b.files["compile"][0].clone();
     set_mtime(&b.cache.path(&siginfo), now_secs() - 3600);
@@ -792,11 +780,14 @@ fn siginfo_only_object_touched_in_place_is_kept_by_a_removal() {
     fs::copy(&b.cache.index, &copy).expect("copying the warm index");
     assert_eq!(
         listing(&b.cache, &copy, &args).0,
-        abs(&["compile", "sysroot"])
+        b.listed_paths(&["compile", "sysroot"])
     );
     let mut full = args.to_vec();
     full.push("--full-rescan");
-    assert_eq!(listing(&b.cache, &copy, &full).0, abs(&["sysroot"]));
+    assert_eq!(
+        listing(&b.cache, &copy, &full).0,
+        b.listed_paths(&["sysroot"])
+    );
     // The removal from the warm index takes only what a fresh plan takes.
     let mut wet = args.to_vec();
     wet.push("-y");
@@ -832,15 +823,9 @@ fn warm_reuse_of_a_kept_object_too_is_planned_in_two_passes() {
         o("z", "zlib", 50),
     ]);
     b.cache.sub("scan", &[]).expect_code(0);
-    let abs = |names: &[&str]| -> Vec<String> {
-        b.files_of(names)
-            .iter()
-            .map(|r| b.cache.path(r).display().to_string())
-            .collect()
-    };
     assert_eq!(
         listing(&b.cache, &b.cache.index, &["-d"]).0,
-        abs(&["a", "b", "y"])
+        b.listed_paths(&["a", "b", "y"])
     );
     // a restored two hours ago, c an hour ago: c stays the newest, and a
     // stale index of c's would have selected it.
@@ -867,7 +852,7 @@ fn warm_reuse_of_a_kept_object_too_is_planned_in_two_passes() {
     );
     let fresh_index = b.cache.outside("fresh.sqlite");
     let (fresh, fresh_line) = listing(&b.cache, &fresh_index, &["-d"]);
-    assert_eq!(fresh, abs(&["a", "b", "y"]));
+    assert_eq!(fresh, b.listed_paths(&["a", "b", "y"]));
     let (warm, warm_line) = listing(&b.cache, &b.cache.index, &["-d"]);
     assert_eq!(warm, fresh);
     assert_eq!(warm_line, fresh_line);

@@ -95,6 +95,19 @@ pub struct Index {
     checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Commit a transaction that wrote much (a scan's, a re-stat's) with
+/// SQLite's automatic checkpoint off when `later`: the commit then only
+/// appends to the log, and [`Index::after_big_commit`] (which the caller
+/// runs next, whatever this returned) leaves copying it into the
+/// database to another thread.
+pub fn commit_big(tx: rusqlite::Transaction<'_>, later: bool) -> Result<()> {
+    if later {
+        tx.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .context("configuring the commit")?;
+    }
+    tx.commit().map_err(anyhow::Error::from)
+}
+
 /// SQLite's automatic checkpoint threshold, in WAL frames (its default).
 const AUTOCHECKPOINT_FRAMES: u64 = 1000;
 
@@ -671,6 +684,20 @@ impl Index {
                 "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_FRAMES}"
             ))
             .with_context(|| format!("configuring index {}", self.path.display()))
+    }
+
+    /// After [`commit_big`], whatever it returned: automatic checkpoints
+    /// back on (when `later`), then the commit's outcome, then (when
+    /// `later`) a background checkpoint of the log it wrote.
+    pub fn after_big_commit(&mut self, later: bool, committed: Result<()>) -> Result<()> {
+        if later {
+            self.restore_autocheckpoint()?;
+        }
+        committed?;
+        if later {
+            self.checkpoint_in_background()?;
+        }
+        Ok(())
     }
 
     /// After a commit made with `PRAGMA wal_autocheckpoint = 0` (and

@@ -225,22 +225,10 @@ pub fn scan(index: &mut Index, opts: ScanOptions) -> Result<ScanReport> {
     )
     .context("recording the scan in the index")?;
     // (The commit only appends to the WAL; copying it into the database
-    // is left to a background checkpoint, see `checkpoint_in_background`.
-    // Automatic checkpoints come back on whether the commit worked or not.)
-    if checkpoint_later {
-        tx.execute_batch("PRAGMA wal_autocheckpoint = 0")
-            .context("configuring the scan's commit")?;
-    }
-    let committed = tx
-        .commit()
+    // is left to a background checkpoint.)
+    let committed = crate::index::commit_big(tx, checkpoint_later)
         .with_context(|| format!("committing scan to {}", index.path.display()));
-    if checkpoint_later {
-        index.restore_autocheckpoint()?;
-    }
-    committed?;
-    if checkpoint_later {
-        index.checkpoint_in_background()?;
-    }
+    index.after_big_commit(checkpoint_later, committed)?;
     // What the `dir` table now holds: the known directories this scan
     // reached (the others were dropped) and those it added.
     drop(known);

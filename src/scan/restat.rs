@@ -456,18 +456,8 @@ pub fn restat(
     // into the database is left to a background checkpoint. After a 1%
     // reuse at 300k objects that is about 4,000 pages.)
     let later = report.changed + report.gone > 0 && checkpoint_later;
-    if later {
-        tx.execute_batch("PRAGMA wal_autocheckpoint = 0")
-            .context("configuring the re-stat's commit")?;
-    }
-    let committed = tx.commit().context("committing the re-stat");
-    if later {
-        index.restore_autocheckpoint()?;
-    }
-    committed?;
-    if later {
-        index.checkpoint_in_background()?;
-    }
+    let committed = crate::index::commit_big(tx, later).context("committing the re-stat");
+    index.after_big_commit(later, committed)?;
     index.dir_paths = Some(dirs);
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)

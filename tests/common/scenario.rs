@@ -83,6 +83,14 @@ impl Built {
                 .clone()
         }))
     }
+
+    /// [`Built::files_of`] as absolute paths, as `-n -D` lists them.
+    pub fn listed_paths(&self, names: &[&str]) -> Vec<String> {
+        self.files_of(names)
+            .iter()
+            .map(|r| self.cache.path(r).display().to_string())
+            .collect()
+    }
 }
 
 fn seed_of(objs: &[Obj], name: &str) -> u64 {
